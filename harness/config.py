@@ -1,0 +1,91 @@
+"""Evaluation config: one frozen dataclass, parsed from the CLI with the documented flag names."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from harness.errors import HarnessError
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Everything that determines an evaluation run (written resolved into manifest.json)."""
+
+    suite: str = field(default="libero_long", metadata={"help": "suite name (python -m harness.suites)"})
+    tasks: str | None = field(default=None, metadata={"help": "comma list of task indices or names (default: all)"})
+    episodes_per_task: int = field(default=50, metadata={"help": "episodes per task; episode i uses init state i"})
+    policy: str | None = field(default=None, metadata={"help": "policy name (default: the suite's default)"})
+    checkpoint: str | None = field(default=None, metadata={"help": "policy checkpoint dir / file"})
+    planner: str = field(default="direct", metadata={"help": "planner name"})
+    workers: int = field(default=1, metadata={"help": "worker processes (0: run in this process)"})
+    seed: int = field(default=0, metadata={"help": "run seed; episode seeds derive from (seed, task, episode)"})
+    max_steps: int | None = field(default=None, metadata={"help": "override the suite's step limit"})
+    videos: int = field(default=1, metadata={"help": "episodes per task recorded as mp4"})
+    out: str = field(default="results/runs", metadata={"help": "output root; runs go to OUT/<suite>/<run id>"})
+    resume: str | None = field(default=None, metadata={"help": "finish an interrupted run in RUN_DIR"})
+    out_of_range: str = field(
+        default="clip", metadata={"help": "out-of-bound actions: clip (counted) or fail the episode"}
+    )
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+    def validate(self) -> "EvalConfig":
+        if self.episodes_per_task < 1:
+            raise HarnessError(f"--episodes-per-task must be >= 1, got {self.episodes_per_task}")
+        if self.workers < 0:
+            raise HarnessError(f"--workers must be >= 0, got {self.workers}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise HarnessError(f"--max-steps must be >= 1, got {self.max_steps}")
+        if self.videos < 0:
+            raise HarnessError(f"--videos must be >= 0, got {self.videos}")
+        if self.out_of_range not in ("clip", "fail"):
+            raise HarnessError(f"--out-of-range must be clip or fail, got {self.out_of_range!r}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "EvalConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports bad input as one line (no usage block) and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def _arg_type(f: dataclasses.Field) -> Any:
+    text = str(f.type)
+    if "int" in text:
+        return int
+    return str
+
+
+def parser_for(cls: type, prog: str, description: str) -> OneLineParser:
+    """An argparse parser with one ``--kebab-name`` flag per dataclass field."""
+    parser = OneLineParser(prog=prog, description=description)
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "")
+        if f.type in (bool, "bool"):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=help_text)
+        else:
+            parser.add_argument(flag, type=_arg_type(f), default=f.default, help=f"{help_text} (default: {f.default})")
+    return parser
+
+
+def parse_eval_args(argv: Sequence[str] | None = None) -> tuple[EvalConfig, set[str]]:
+    """Parse CLI args; returns the config and the set of field names given explicitly."""
+    parser = parser_for(EvalConfig, "python -m harness.eval", "Evaluate a policy (+ planner) on a suite.")
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(tokens)
+    flags = {t.split("=", 1)[0] for t in tokens if t.startswith("--")}
+    given = {a.dest for a in parser._actions if flags.intersection(a.option_strings)}
+    return EvalConfig(**vars(args)).validate(), given

@@ -1,0 +1,129 @@
+"""Interfaces shared by every component: tasks, environments, policies, planners, world models.
+
+Observation dict (what an env returns and a policy consumes), per step:
+    "agentview_rgb": uint8 [H, W, 3]   third-person camera, as the simulator renders it
+    "wrist_rgb":     uint8 [H, W, 3]   wrist camera (absent where the robot has none)
+    "proprio":       float32 [Dp]      end-effector pose + gripper state (suite-specific layout)
+    "instruction":   str               the task's language instruction
+Actions are float32 [Da] per env step; policies act in chunks [H, Da].
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+
+Obs = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task of a suite (immutable; safe to send to worker processes)."""
+
+    suite: str
+    task_id: int
+    name: str
+    instruction: str
+    max_steps: int
+    num_init_states: int
+    action_low: tuple[float, ...]
+    action_high: tuple[float, ...]
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def action_dim(self) -> int:
+        return len(self.action_low)
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return dict(self.extra).get(key, default)
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """Deterministic identity of one episode: same spec -> same episode, whatever the worker."""
+
+    index: int  # position in the run's episode list
+    task: TaskSpec
+    episode: int  # episode number within the task
+    init_index: int  # which fixed init state / scene configuration
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.task.task_id}:{self.episode}"
+
+
+@runtime_checkable
+class TaskEnv(Protocol):
+    """A built simulator for one task (gymnasium-style, success in ``info``)."""
+
+    spec: TaskSpec
+
+    def reset(self, init_index: int, seed: int) -> dict[str, Any]:
+        """Reset to fixed init state ``init_index`` (settle steps included); returns the obs dict."""
+
+    def step(self, action: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Apply one action [Da]; returns (obs, info) with info["success"]: bool and partial metrics."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Suite(Protocol):
+    """A named list of tasks plus a way to build their envs."""
+
+    name: str
+    headline: str  # "success_once" or "success_at_end"
+    default_policy: str
+
+    def tasks(self) -> list[TaskSpec]: ...
+
+    def make_env(self, task: TaskSpec, **options: Any) -> TaskEnv: ...
+
+    def asset_notes(self) -> list[str]:
+        """Human-readable notes on stand-in assets used (empty if the original scene is used)."""
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Maps observations to action chunks."""
+
+    def reset(self, episode: EpisodeSpec) -> None:
+        """Start of an episode: clear history, seed internal randomness from ``episode.seed``."""
+
+    def act(self, obs: Obs) -> np.ndarray:
+        """One action chunk float32 [H, Da]."""
+
+    def sample(self, obs: Obs, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n candidate chunks float32 [n, H, Da] (deterministic policies: repetition + declared noise)."""
+
+
+@dataclass
+class PlanResult:
+    """What a planner decided: actions to execute and diagnostics (never simulator success)."""
+
+    actions: np.ndarray  # float32 [H, Da]
+    scores: np.ndarray | None = None  # [N] candidate scores (lower is better) where candidates exist
+    chosen: np.ndarray | None = None  # [k] indices of the chosen candidates
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class WorldModel(Protocol):
+    """Latent dynamics model used by planners."""
+
+    def encode(self, obs: Obs) -> Any:
+        """Observation -> latent z."""
+
+    def rollout(self, z: Any, actions: np.ndarray) -> Any:
+        """Latent z and action chunks [B, H, Da] -> future latents [B, H, ...]."""
+
+
+@runtime_checkable
+class Planner(Protocol):
+    """Chooses the chunk to execute from a policy (and optionally a world model)."""
+
+    def reset(self, episode: EpisodeSpec) -> None: ...
+
+    def plan(self, obs: Obs, goal: Any, policy: Policy, world_model: WorldModel | None) -> PlanResult: ...

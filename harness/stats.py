@@ -1,0 +1,70 @@
+"""Binomial statistics: Wilson intervals, Newcombe difference intervals, non-inferiority tests."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scipy.stats import norm
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion; (0, 1) when n == 0."""
+    if n < 0 or successes < 0 or successes > n:
+        raise ValueError(f"invalid binomial counts: {successes}/{n}")
+    if n == 0:
+        return 0.0, 1.0
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def newcombe_difference_interval(
+    s_a: int, n_a: int, s_b: int, n_b: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Newcombe's hybrid score interval (method 10) for p_a - p_b from two independent samples."""
+    p_a, p_b = s_a / n_a, s_b / n_b
+    l_a, u_a = wilson_interval(s_a, n_a, confidence)
+    l_b, u_b = wilson_interval(s_b, n_b, confidence)
+    d = p_a - p_b
+    lower = d - math.sqrt((p_a - l_a) ** 2 + (u_b - p_b) ** 2)
+    upper = d + math.sqrt((u_a - p_a) ** 2 + (p_b - l_b) ** 2)
+    return max(-1.0, lower), min(1.0, upper)
+
+
+@dataclass(frozen=True)
+class NonInferiority:
+    """Outcome of comparing a run against a baseline for one task (or overall).
+
+    verdict: "non-inferior" (lower bound of p_run - p_base above -margin), "regression"
+    (upper bound below -margin: significantly worse by more than the margin) or "inconclusive".
+    """
+
+    diff: float
+    lower: float
+    upper: float
+    margin: float
+    verdict: str
+
+
+def non_inferiority(
+    s_run: int, n_run: int, s_base: int, n_base: int, margin: float = 0.05, alpha: float = 0.05
+) -> NonInferiority:
+    """One-sided tests at level ``alpha`` on d = p_run - p_base with Newcombe's interval.
+
+    Non-inferiority is shown when the (1 - 2*alpha) two-sided lower bound exceeds -margin;
+    a regression is declared when the upper bound falls below -margin.
+    """
+    if n_run == 0 or n_base == 0:
+        return NonInferiority(float("nan"), -1.0, 1.0, margin, "inconclusive")
+    lower, upper = newcombe_difference_interval(s_run, n_run, s_base, n_base, 1 - 2 * alpha)
+    diff = s_run / n_run - s_base / n_base
+    if upper < -margin:
+        verdict = "regression"
+    elif lower > -margin:
+        verdict = "non-inferior"
+    else:
+        verdict = "inconclusive"
+    return NonInferiority(diff, lower, upper, margin, verdict)

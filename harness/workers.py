@@ -1,0 +1,185 @@
+"""Local worker processes over episodes, with crash isolation and replacement.
+
+Every episode is fully determined by its EpisodeSpec (task, init state, seed), so results do not
+depend on the number of workers or on which worker ran which episode. A worker that dies
+mid-episode (segfault, OOM kill) has that episode recorded as an error and is replaced.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any, Iterator
+
+from harness.episode import blank_record, run_episode
+from harness.errors import HarnessError
+from harness.protocols import EpisodeSpec, TaskEnv
+from harness.registry import PLANNERS, POLICIES, SUITES
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a worker needs to run any episode of a run (picklable)."""
+
+    suite: str
+    policy: str
+    checkpoint: str | None
+    planner: str
+    max_steps: int | None
+    out_of_range: str
+    videos: int
+    video_dir: str | None
+    threads_per_worker: int = 0  # 0: leave the library defaults
+
+
+class EpisodeRunner:
+    """Builds components once and runs episodes; keeps the env of the current task only."""
+
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
+        self.suite = SUITES.build(ctx.suite)
+        self.policy = POLICIES.build(ctx.policy, checkpoint=ctx.checkpoint)
+        self.planner = PLANNERS.build(ctx.planner)
+        self._env: TaskEnv | None = None
+        self._env_task: int | None = None
+
+    def _env_for(self, episode: EpisodeSpec) -> TaskEnv:
+        if self._env_task != episode.task.task_id:
+            self.close()
+            self._env = self.suite.make_env(episode.task)
+            self._env_task = episode.task.task_id
+        assert self._env is not None
+        return self._env
+
+    def run(self, episode: EpisodeSpec) -> dict[str, Any]:
+        try:
+            env = self._env_for(episode)
+        except HarnessError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - env build failure is an episode error
+            self._env, self._env_task = None, None
+            return blank_record(episode, f"simulator: env build failed: {type(exc).__name__}: {exc}")
+        video = None
+        if self.ctx.video_dir is not None and episode.episode < self.ctx.videos:
+            video = Path(self.ctx.video_dir) / f"task{episode.task.task_id:02d}_ep{episode.episode:03d}.mp4"
+        return run_episode(
+            env,
+            self.policy,
+            self.planner,
+            episode,
+            max_steps=self.ctx.max_steps or episode.task.max_steps,
+            stop_on_success=self.suite.headline == "success_once",
+            headline=self.suite.headline,
+            out_of_range=self.ctx.out_of_range,
+            video_path=video,
+            video_fps=int(episode.task.get("video_fps", "20") or 20),
+        )
+
+    def close(self) -> None:
+        if self._env is not None:
+            try:
+                self._env.close()
+            except Exception:  # noqa: BLE001 - closing a broken env must not mask results
+                pass
+        self._env, self._env_task = None, None
+
+
+def _worker_main(conn: Connection, ctx: RunContext) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    if ctx.threads_per_worker:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[var] = str(ctx.threads_per_worker)
+    try:
+        runner = EpisodeRunner(ctx)
+    except HarnessError as exc:
+        conn.send(("fatal", str(exc)))
+        return
+    conn.send(("ready", os.getpid()))
+    while True:
+        job = conn.recv()
+        if job is None:
+            break
+        try:
+            conn.send(("record", runner.run(job)))
+        except HarnessError as exc:
+            conn.send(("fatal", str(exc)))
+            break
+    runner.close()
+
+
+class _Worker:
+    def __init__(self, mp_ctx: Any, ctx: RunContext):
+        self.conn, child = mp_ctx.Pipe()
+        self.process = mp_ctx.Process(target=_worker_main, args=(child, ctx), daemon=True)
+        self.process.start()
+        child.close()
+        self.job: EpisodeSpec | None = None
+        self.ready = False
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except (BrokenPipeError, OSError):
+            pass
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+def run_episodes(ctx: RunContext, jobs: list[EpisodeSpec], workers: int) -> Iterator[dict[str, Any]]:
+    """Yield one record per job (in completion order). ``workers == 0`` runs in this process."""
+    if workers == 0:
+        runner = EpisodeRunner(ctx)
+        try:
+            for job in jobs:
+                yield runner.run(job)
+        finally:
+            runner.close()
+        return
+
+    mp_ctx = mp.get_context("spawn")  # fork is unsafe with GL/Vulkan contexts and torch threads
+    pending = list(reversed(jobs))
+    pool = [_Worker(mp_ctx, ctx) for _ in range(min(workers, len(jobs)))]
+    try:
+        while pool and (pending or any(w.job is not None for w in pool)):
+            for w in pool:
+                if w.ready and w.job is None and pending:
+                    w.job = pending.pop()
+                    w.conn.send(w.job)
+            ready = wait([w.conn for w in pool] + [w.process.sentinel for w in pool])
+            for w in list(pool):
+                if w.conn in ready or w.process.sentinel in ready:
+                    message = None
+                    try:
+                        if w.conn.poll():
+                            message = w.conn.recv()
+                    except (EOFError, OSError):
+                        message = None
+                    if message is None:
+                        if w.process.is_alive():
+                            continue
+                        # the worker died: record its episode as an error and replace it
+                        w.process.join()
+                        if w.job is not None:
+                            yield blank_record(w.job, f"worker crashed (exit code {w.process.exitcode}) mid-episode")
+                        elif not w.ready:
+                            raise HarnessError(f"worker failed to start (exit code {w.process.exitcode})")
+                        pool.remove(w)
+                        if pending:
+                            pool.append(_Worker(mp_ctx, ctx))
+                        continue
+                    kind, payload = message
+                    if kind == "fatal":
+                        raise HarnessError(payload)
+                    if kind == "ready":
+                        w.ready = True
+                    elif kind == "record":
+                        w.job = None
+                        yield payload
+    finally:
+        for w in pool:
+            w.stop()

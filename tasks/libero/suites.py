@@ -1,0 +1,50 @@
+"""The five official LIBERO suites (registered in harness.registry.SUITES)."""
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from harness.protocols import TaskSpec
+from harness.registry import SUITES
+from tasks.suite import SimSuite
+
+_SUITES = {
+    # name: (LIBERO benchmark name, description, aliases)
+    "libero_spatial": ("libero_spatial", "same objects, different layouts: put the black bowl on the plate", ()),
+    "libero_object": ("libero_object", "pick a grocery item and place it in the basket", ()),
+    "libero_goal": ("libero_goal", "same scene, different goals", ()),
+    "libero_long": ("libero_10", "LIBERO-10: long-horizon two-step tasks", ("libero_10",)),
+    "libero_90": ("libero_90", "LIBERO-90: 90 short-horizon tasks in 20 scenes", ()),
+}
+
+
+def _load(benchmark_name: str, suite_name: str) -> tuple[TaskSpec, ...]:
+    from tasks.libero.benchmark import libero_task_specs
+
+    return libero_task_specs(benchmark_name, suite_name)
+
+
+def _build_env(task: TaskSpec, **options: Any):  # type: ignore[no-untyped-def]
+    from tasks.libero.env import LiberoTaskEnv
+
+    return LiberoTaskEnv(task, **options)
+
+
+def _make_suite(name: str) -> SimSuite:
+    bench, description, aliases = _SUITES[name]
+    return SimSuite(
+        name=name,
+        description=description,
+        headline="success_once",  # LIBERO ends the episode at the first success, so once == at_end
+        default_policy="random",
+        load_tasks=partial(_load, bench, name),
+        build_env=_build_env,
+        aliases=aliases,
+    )
+
+
+for _name, (_bench, _desc, _aliases) in _SUITES.items():
+    _factory = partial(_make_suite, _name)
+    SUITES.register(_name)(_factory)
+    for _alias in _aliases:
+        SUITES.register(_alias)(_factory)

@@ -1,0 +1,63 @@
+"""A suite = a named task list + an env factory; concrete suites live in tasks/<simulator>/suites.py."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from harness.errors import HarnessError
+from harness.protocols import TaskEnv, TaskSpec
+
+
+@dataclass(frozen=True)
+class SimSuite:
+    """A benchmark suite.
+
+    Attributes:
+        name: registry name (``libero_long``).
+        description: one line for ``python -m harness.suites``.
+        headline: metric reported as "success" ("success_once" or "success_at_end").
+        default_policy: policy used when ``--policy`` is not given.
+        load_tasks: returns the suite's TaskSpecs (may import the simulator).
+        build_env: builds a TaskEnv for one TaskSpec.
+        notes: returns asset-fidelity notes (stand-ins used), empty when the original scene is used.
+        aliases: other names for the same suite.
+    """
+
+    name: str
+    description: str
+    headline: str
+    default_policy: str
+    load_tasks: Callable[[], tuple[TaskSpec, ...]]
+    build_env: Callable[..., TaskEnv]
+    notes: Callable[[], list[str]] = lambda: []
+    aliases: tuple[str, ...] = field(default=())
+
+    def tasks(self) -> list[TaskSpec]:
+        return list(self.load_tasks())
+
+    def make_env(self, task: TaskSpec, **options: Any) -> TaskEnv:
+        return self.build_env(task, **options)
+
+    def asset_notes(self) -> list[str]:
+        return self.notes()
+
+    def select(self, selector: str | None) -> list[TaskSpec]:
+        """Tasks chosen by a comma list of indices and/or names (None or "all": every task)."""
+        tasks = self.tasks()
+        if selector is None or selector.strip() in ("", "all"):
+            return tasks
+        by_name = {t.name: t for t in tasks}
+        chosen: list[TaskSpec] = []
+        for item in (s.strip() for s in selector.split(",")):
+            if item.lstrip("-").isdigit():
+                idx = int(item)
+                if not 0 <= idx < len(tasks):
+                    raise HarnessError(f"task index {idx} out of range for {self.name} (0..{len(tasks) - 1})")
+                task = tasks[idx]
+            elif item in by_name:
+                task = by_name[item]
+            else:
+                raise HarnessError(f"unknown task {item!r} in suite {self.name}; see: python -m harness.suites {self.name}")
+            if task not in chosen:
+                chosen.append(task)
+        return chosen
