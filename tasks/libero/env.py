@@ -46,8 +46,14 @@ class LiberoTaskEnv:
         )
 
     def reset(self, init_index: int, seed: int) -> dict[str, Any]:
-        """Rebuild the scene, load fixed init state ``init_index``, settle. Obs as in harness.protocols."""
-        self._env.seed(seed)
+        """Rebuild the scene, load fixed init state ``init_index``, settle. Obs as in harness.protocols.
+
+        LIBERO's init states hold object poses but not the placement of fixed fixtures (cabinet, stove,
+        rack), which robosuite re-samples at every rebuild (measured: up to 9 mm). We seed that sampling
+        with the init index, so init state i is the same scene in every run and for every planner;
+        ``seed`` (policy randomness) does not change the scene, and MuJoCo physics is deterministic.
+        """
+        self._env.seed(init_index)
         self._env.reset()
         raw = self._env.set_init_state(self._init_states[init_index % len(self._init_states)])
         for _ in range(SETTLE_STEPS):
