@@ -87,4 +87,4 @@ class Registry(Generic[T]):
 POLICIES: Registry = Registry("policy", ("policies.baselines",), "harness.policies")
 PLANNERS: Registry = Registry("planner", ("planners.direct",), "harness.planners")
 WORLD_MODELS: Registry = Registry("world model", (), "harness.world_models")
-SUITES: Registry = Registry("suite", ("tasks.libero.suites",), "harness.suites")
+SUITES: Registry = Registry("suite", ("tasks.libero.suites", "tasks.simpler.suites"), "harness.suites")
