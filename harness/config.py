@@ -20,7 +20,9 @@ class EvalConfig:
     policy: str | None = field(default=None, metadata={"help": "policy name (default: the suite's default)"})
     checkpoint: str | None = field(default=None, metadata={"help": "policy checkpoint dir / file"})
     planner: str = field(default="direct", metadata={"help": "planner name"})
-    workers: int = field(default=1, metadata={"help": "worker processes (0: run in this process)"})
+    workers: int | None = field(
+        default=None, metadata={"help": "worker processes, 0: in this process (default: the suite's measured best)"}
+    )
     seed: int = field(default=0, metadata={"help": "run seed; episode seeds derive from (seed, task, episode)"})
     max_steps: int | None = field(default=None, metadata={"help": "override the suite's step limit"})
     videos: int = field(default=1, metadata={"help": "episodes per task recorded as mp4"})
@@ -34,7 +36,7 @@ class EvalConfig:
     def validate(self) -> "EvalConfig":
         if self.episodes_per_task < 1:
             raise HarnessError(f"--episodes-per-task must be >= 1, got {self.episodes_per_task}")
-        if self.workers < 0:
+        if self.workers is not None and self.workers < 0:
             raise HarnessError(f"--workers must be >= 0, got {self.workers}")
         if self.max_steps is not None and self.max_steps < 1:
             raise HarnessError(f"--max-steps must be >= 1, got {self.max_steps}")

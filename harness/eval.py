@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"note: --resume uses the run's recorded config; ignoring {', '.join('--' + i.replace('_', '-') for i in ignored)}",
                   file=sys.stderr)
         cfg = EvalConfig.from_dict({**manifest["config"], "workers": cfg.workers, "progress": cfg.progress,
-                                    "resume": cfg.resume}).validate()
+                                    "resume": cfg.resume}).validate()  # workers None -> suite default below
 
     suite = SUITES.build(cfg.suite)
     tasks = suite.select(cfg.tasks)
@@ -47,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     POLICIES.get(policy_name)
     PLANNERS.get(cfg.planner)
     POLICIES.build(policy_name, checkpoint=cfg.checkpoint)  # fail fast on a missing / malformed checkpoint
-    cfg = EvalConfig.from_dict({**cfg.to_dict(), "policy": policy_name})
+    workers = cfg.workers if cfg.workers is not None else suite.default_workers
+    cfg = EvalConfig.from_dict({**cfg.to_dict(), "policy": policy_name, "workers": workers})
     episodes = make_episodes(tasks, cfg.episodes_per_task, cfg.seed)
 
     if store is None:

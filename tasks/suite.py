@@ -21,6 +21,7 @@ class SimSuite:
         build_env: builds a TaskEnv for one TaskSpec.
         notes: returns asset-fidelity notes (stand-ins used), empty when the original scene is used.
         aliases: other names for the same suite.
+        default_workers: worker processes used when ``--workers`` is not given (see benchmarks/).
     """
 
     name: str
@@ -31,6 +32,7 @@ class SimSuite:
     build_env: Callable[..., TaskEnv]
     notes: Callable[[], list[str]] = lambda: []
     aliases: tuple[str, ...] = field(default=())
+    default_workers: int = 1
 
     def tasks(self) -> list[TaskSpec]:
         return list(self.load_tasks())

@@ -56,4 +56,5 @@ def build_simpler_bridge() -> SimSuite:
         load_tasks=_tasks,
         build_env=_build_env,
         notes=_notes,
+        default_workers=1,  # measured: SAPIEN's CPU renderer already uses both cores; 2 workers were slower
     )
