@@ -23,7 +23,9 @@ STAGE_TOP_Z = 0.86  # metres; the height the scene's objects are spawned to rest
 # world = (x_file + 2.0634, -z_file + 2.8313, y_file).
 STAGE_OFFSET = (2.0634, 2.8313, 0.0)
 VISUAL_NAMES = ("textured.obj", "textured.dae", "textured.glb")  # ManiSkill's lookup order
-CACHE_VERSION = "v1"
+CACHE_VERSION = "v2"
+# Diffuse colours for visual stand-ins (collision mesh + flat material), so the object keeps its hue.
+STAND_IN_COLOURS = {"eggplant": (0.30, 0.12, 0.38)}
 
 
 def source_dir() -> Path:
@@ -49,15 +51,17 @@ def missing_files(src: Path) -> list[str]:
 
 def stand_in_notes(models: tuple[str, ...]) -> list[str]:
     """One line per stand-in that tasks using ``models`` meet (empty with complete original data)."""
-    notes = []
-    for rel in missing_files(source_dir()):
+    src = source_dir()
+    notes = [f"SIMPLER data files from {src}"]
+    for rel in missing_files(src):
         if not rel.endswith(".glb") and Path(rel).parent.name not in models:
             continue
         if rel.endswith(".glb"):
             notes.append(f"STAND-IN {rel}: flat box with its top at z={STAGE_TOP_Z} m in place of the Bridge table "
                          "mesh (the camera image shows the real table photo via greenscreen; physics uses the box)")
         else:
-            notes.append(f"STAND-IN {rel}: the object's collision.obj used as its visual mesh")
+            colour = " with a flat colour" if Path(rel).parent.name in STAND_IN_COLOURS else ""
+            notes.append(f"STAND-IN {rel}: the object's collision.obj used as its visual mesh{colour}")
     return notes
 
 
@@ -74,6 +78,19 @@ def _write_stage_box(path: Path) -> None:
     box.apply_translation((hi + lo) / 2)
     box.visual.face_colors = [150, 130, 110, 255]
     box.export(str(path))
+
+
+def _write_visual_stand_in(missing: Path, path: Path) -> None:
+    """The object's collision mesh as its visual mesh, with a flat colour where one is known."""
+    collision = missing.parent / "collision.obj"
+    colour = STAND_IN_COLOURS.get(missing.parent.name)
+    if colour is None:
+        path.symlink_to(collision.resolve())
+        return
+    body = [ln for ln in collision.read_text().splitlines() if not ln.startswith(("mtllib", "usemtl"))]
+    r, g, b = colour
+    path.with_suffix(".mtl").write_text(f"newmtl stand_in\nKd {r} {g} {b}\nKa 0 0 0\nKs 0.2 0.2 0.2\nNs 30\nd 1\n")
+    path.write_text(f"mtllib {path.with_suffix('.mtl').name}\nusemtl stand_in\n" + "\n".join(body) + "\n")
 
 
 def _mirror(src: Path, dst: Path, generated: set[str], root: Path) -> None:
@@ -110,7 +127,7 @@ def prepare_ms_asset_dir() -> tuple[Path, list[str]]:
         if rel.endswith(".glb"):
             _write_stage_box(path)
         else:
-            path.symlink_to((src / rel).parent.resolve() / "collision.obj")
+            _write_visual_stand_in(src / rel, path)
     marker_tmp = tmp / ".source"
     marker_tmp.write_text(str(src.resolve()))
     if out.exists():

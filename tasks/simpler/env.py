@@ -9,7 +9,9 @@ base frame, then the gripper as an absolute target (-1 closed, +1 open).
 """
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -33,6 +35,9 @@ def _import_maniskill() -> None:
         import mani_skill.envs  # noqa: F401  (registers the SIMPLER envs)
     except ImportError as exc:
         raise HarnessError(f"ManiSkill3 is not installed ({exc}); run: bash scripts/install.sh") from exc
+    # Known-harmless chatter on every build (mimic-joint defaults, actor initial poses, a torch perf hint).
+    logging.getLogger("mani_skill").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Creating a tensor from a list of numpy.ndarrays")
 
 
 def _flag(value: Any) -> bool:
