@@ -84,7 +84,7 @@ class Registry(Generic[T]):
         return iter(self.names())
 
 
-POLICIES: Registry = Registry("policy", ("policies.baselines",), "harness.policies")
+POLICIES: Registry = Registry("policy", ("policies.baselines", "policies.expert"), "harness.policies")
 PLANNERS: Registry = Registry("planner", ("planners.direct",), "harness.planners")
 WORLD_MODELS: Registry = Registry("world model", (), "harness.world_models")
 SUITES: Registry = Registry("suite", ("tasks.libero.suites", "tasks.simpler.suites"), "harness.suites")

@@ -100,4 +100,27 @@ class LiberoTaskEnv:
             "proprio": proprio.astype(np.float32),
             "joint_pos": raw["robot0_joint_pos"].astype(np.float32),
             "instruction": self.spec.instruction,
+            "privileged": self._privileged(raw),
+        }
+
+    def _privileged(self, raw: dict[str, np.ndarray]) -> dict[str, Any]:
+        """Simulator poses for scripted experts / data generation (policies under test ignore it).
+
+        Poses are float64 [7] = world xyz + quaternion xyzw (robosuite's order); ``sites`` are region
+        centres float64 [3]; ``goal`` lists the BDDL goal predicates, e.g. ("in", "soup_1", "basket_1_contain_region").
+        """
+        objects = {
+            key[: -len("_pos")]: np.concatenate([raw[key], raw[key[: -len("_pos")] + "_quat"]]).astype(np.float64)
+            for key in raw
+            if key.endswith("_pos") and not key.startswith("robot0") and "_to_" not in key
+            and key[: -len("_pos")] + "_quat" in raw
+        }
+        inner = self._env.env
+        data = self._env.sim.data
+        return {
+            "ee_pose": np.concatenate([raw["robot0_eef_pos"], raw["robot0_eef_quat"]]).astype(np.float64),
+            "gripper_qpos": np.asarray(raw["robot0_gripper_qpos"], dtype=np.float64),
+            "objects": objects,
+            "sites": {name: np.array(data.get_site_xpos(name), dtype=np.float64) for name in inner.object_sites_dict},
+            "goal": [tuple(str(x) for x in g) for g in inner.parsed_problem["goal_state"]],
         }

@@ -105,4 +105,25 @@ class SimplerBridgeEnv:
             "proprio": proprio.astype(np.float32),  # ee xyz + quat wxyz (base frame), 2 finger joints
             "joint_pos": qpos.astype(np.float32),
             "instruction": self.spec.instruction,
+            "privileged": self.privileged_state(),
+        }
+
+    def privileged_state(self) -> dict[str, Any]:
+        """Simulator poses for scripted experts / data generation (policies under test ignore it).
+
+        Poses are float64 [7] = xyz + quaternion wxyz, in the world frame unless named ``*_base``.
+        """
+        u = self.unwrapped
+
+        def pose7(pose: Any) -> np.ndarray:
+            return np.concatenate([np.asarray(pose.p.cpu())[0], np.asarray(pose.q.cpu())[0]]).astype(np.float64)
+
+        ee_base = u.agent.controller.controllers["arm"].ee_pose_at_base
+        return {
+            "ee_pose": pose7(u.agent.robot.links_map["ee_gripper_link"].pose),
+            "ee_pose_base": pose7(ee_base),
+            "base_pose": pose7(u.agent.robot.pose),
+            "source": u.source_obj_name,
+            "target": u.target_obj_name,
+            "objects": {name: pose7(actor.pose) for name, actor in u.objs.items()},
         }

@@ -7,6 +7,7 @@ from harness.plan_episodes import make_episodes
 from harness.registry import POLICIES, SUITES
 
 FAULTY = {"faulty_nan", "faulty_shape", "faulty_range", "faulty_raise", "crashing"}
+SIM_ONLY = {"expert"}  # needs privileged simulator state: covered by tests/integration/test_expert_*.py
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def replay_file(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("name", [n for n in POLICIES.names() if n not in FAULTY])
+@pytest.mark.parametrize("name", [n for n in POLICIES.names() if n not in FAULTY | SIM_ONLY])
 def test_policy_contract(name, replay_file):
     task = SUITES.build("toy_reach").tasks()[0]
     episode = make_episodes([task], 1, 3)[0]
@@ -61,3 +62,9 @@ def test_replay_policy_bad_files(tmp_path):
     np.savez(pickled, actions=np.array([{"a": 1}], dtype=object))
     with pytest.raises(HarnessError, match="cannot read replay file"):
         POLICIES.build("replay", checkpoint=str(pickled))
+
+
+def test_expert_refuses_suites_without_an_expert():
+    task = SUITES.build("toy_reach").tasks()[0]
+    with pytest.raises(HarnessError, match="no scripted expert for suite 'toy_reach'"):
+        POLICIES.build("expert").reset(make_episodes([task], 1, 0)[0])

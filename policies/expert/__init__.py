@@ -1,0 +1,55 @@
+"""``expert``: privileged-state scripted experts, one implementation per suite family.
+
+Experts read simulator poses from ``obs["privileged"]`` (which learned policies ignore) and are
+registered as a policy so the harness reports their success like any other policy's.
+"""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+
+from harness.errors import HarnessError
+from harness.protocols import EpisodeSpec, Obs
+from harness.registry import POLICIES
+
+# suite name prefix -> "module:Class" (imported lazily, on the first episode of that suite)
+EXPERTS = {
+    "libero_": "policies.expert.libero:LiberoExpert",
+    "simpler_bridge": "policies.expert.simpler_bridge:BridgeExpert",
+}
+SAMPLE_NOISE_STD = 0.02  # declared noise that ``sample`` adds to the (deterministic) expert chunk
+
+
+class ExpertPolicy:
+    """Dispatches to the suite's scripted expert. ``sample`` = expert chunk + N(0, 0.02) noise (clipped later)."""
+
+    def __init__(self) -> None:
+        self._impl = None
+        self._impl_suite: str | None = None
+
+    def reset(self, episode: EpisodeSpec) -> None:
+        suite = episode.task.suite
+        if self._impl is None or self._impl_suite != suite:
+            target = next((v for k, v in EXPERTS.items() if suite.startswith(k)), None)
+            if target is None:
+                raise HarnessError(f"no scripted expert for suite {suite!r} (have: {', '.join(EXPERTS)})")
+            module, cls = target.split(":")
+            self._impl = getattr(importlib.import_module(module), cls)()
+            self._impl_suite = suite
+        self._impl.reset(episode)
+
+    def act(self, obs: Obs) -> np.ndarray:
+        """float32 [H, Da]."""
+        assert self._impl is not None, "reset() first"
+        return np.asarray(self._impl.act(obs), dtype=np.float32)
+
+    def sample(self, obs: Obs, n: int, rng: np.random.Generator) -> np.ndarray:
+        """float32 [n, H, Da]: the expert chunk repeated, plus declared Gaussian noise."""
+        chunk = self.act(obs)
+        return (chunk[None] + rng.normal(0.0, SAMPLE_NOISE_STD, size=(n, *chunk.shape))).astype(np.float32)
+
+
+@POLICIES.register("expert")
+def build_expert(checkpoint: str | None = None) -> ExpertPolicy:
+    return ExpertPolicy()

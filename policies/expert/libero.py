@@ -1,0 +1,100 @@
+"""Scripted LIBERO expert for pick-and-place goals (``In X region`` / ``On X obj_or_region``).
+
+Reads poses from ``obs["privileged"]`` (see tasks/libero/env.py). Each goal predicate becomes one
+object-centric subtask: hover above the object, descend, close the gripper, lift, carry above the
+target, lower, open, lift. A proportional controller on the end-effector position produces 7-D
+OSC_POSE delta actions (1.0 = 5 cm); orientation is held (zero rotation deltas).
+Goals the expert cannot script (articulated ``Open``/``Close``/``Turnon``) are skipped: the task is
+then not solved by the expert and is documented as such.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.protocols import EpisodeSpec, Obs
+
+POS_GAIN = 12.0  # action per metre of position error (1.0 action = 5 cm OSC step)
+HOVER = 0.12  # m above the object before descending
+LIFT_Z = 0.30  # carry height (world z)
+TOL = 0.012  # m: waypoint reached
+GRIP_STEPS = 12  # steps to wait while the gripper closes / opens
+OPEN, CLOSE = -1.0, 1.0
+
+
+@dataclass
+class Waypoint:
+    """Go to ``pos`` (world [3]) with the gripper command ``grip``; ``wait`` steps after arriving."""
+
+    pos: np.ndarray
+    grip: float
+    wait: int = 0
+    tol: float = TOL
+
+
+def pick_place_subtasks(goal: list[tuple[str, ...]]) -> list[tuple[str, str]]:
+    """(object, target) pairs from BDDL goal predicates that are pick-and-place."""
+    return [(g[1], g[2]) for g in goal if g[0] in ("in", "on") and len(g) == 3]
+
+
+class LiberoExpert:
+    """Privileged pick-and-place expert (see module docstring)."""
+
+    def __init__(self) -> None:
+        self._subtasks: list[tuple[str, str]] = []
+        self._plan: list[Waypoint] = []
+        self._wait = 0
+
+    def reset(self, episode: EpisodeSpec) -> None:
+        self._subtasks = []
+        self._plan = []
+        self._wait = 0
+        self._started = False
+
+    def _target_pos(self, priv: dict, target: str) -> np.ndarray:
+        if target in priv["sites"]:
+            return priv["sites"][target].copy()
+        return priv["objects"][target][:3].copy()
+
+    def _plan_subtask(self, priv: dict, obj: str, target: str) -> list[Waypoint]:
+        o = priv["objects"][obj][:3]
+        t = self._target_pos(priv, target)
+        grasp = o + np.array([0.0, 0.0, 0.0])
+        place = np.array([t[0], t[1], max(t[2] + 0.10, o[2] + 0.08)])
+        return [
+            Waypoint(np.array([o[0], o[1], max(o[2] + HOVER, LIFT_Z - 0.05)]), OPEN),
+            Waypoint(grasp, OPEN, tol=0.008),
+            Waypoint(grasp, CLOSE, wait=GRIP_STEPS, tol=1.0),
+            Waypoint(np.array([o[0], o[1], LIFT_Z]), CLOSE),
+            Waypoint(np.array([t[0], t[1], LIFT_Z]), CLOSE),
+            Waypoint(place, CLOSE),
+            Waypoint(place, OPEN, wait=GRIP_STEPS, tol=1.0),
+            Waypoint(np.array([t[0], t[1], LIFT_Z]), OPEN),
+        ]
+
+    def act(self, obs: Obs) -> np.ndarray:
+        """float32 [1, 7] OSC_POSE delta action."""
+        priv = obs["privileged"]
+        if not self._started:
+            self._subtasks = pick_place_subtasks(priv["goal"])
+            self._started = True
+        if not self._plan and self._subtasks:
+            obj, target = self._subtasks.pop(0)
+            self._plan = self._plan_subtask(priv, obj, target)
+        ee = priv["ee_pose"][:3]
+        action = np.zeros(7, dtype=np.float32)
+        if not self._plan:
+            action[6] = OPEN
+            return action[None]
+        wp = self._plan[0]
+        err = wp.pos - ee
+        action[:3] = np.clip(err * POS_GAIN, -1.0, 1.0)
+        action[6] = wp.grip
+        if np.linalg.norm(err) < wp.tol or wp.tol >= 1.0:
+            if self._wait < wp.wait:
+                self._wait += 1
+            else:
+                self._wait = 0
+                self._plan.pop(0)
+        return action[None]
