@@ -1,4 +1,4 @@
-"""Local worker processes over episodes, with crash isolation and replacement.
+"""Local worker processes over jobs (episodes, demo generation), with crash isolation and replacement.
 
 Every episode is fully determined by its EpisodeSpec (task, init state, seed), so results do not
 depend on the number of workers or on which worker ran which episode. A worker that dies
@@ -12,7 +12,8 @@ import signal
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Iterator
+from functools import partial
+from typing import Any, Callable, Iterator, Protocol
 
 from harness.episode import blank_record, run_episode
 from harness.errors import HarnessError
@@ -87,13 +88,21 @@ class EpisodeRunner:
         self._env, self._env_task = None, None
 
 
-def _worker_main(conn: Connection, ctx: RunContext) -> None:
+class JobRunner(Protocol):
+    """Runs one job at a time inside a worker; built once per worker by a picklable factory."""
+
+    def run(self, job: Any) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def _worker_main(conn: Connection, make_runner: Callable[[], JobRunner], threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    if ctx.threads_per_worker:
+    if threads:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ[var] = str(ctx.threads_per_worker)
+            os.environ[var] = str(threads)
     try:
-        runner = EpisodeRunner(ctx)
+        runner = make_runner()
     except HarnessError as exc:
         conn.send(("fatal", str(exc)))
         return
@@ -111,9 +120,9 @@ def _worker_main(conn: Connection, ctx: RunContext) -> None:
 
 
 class _Worker:
-    def __init__(self, mp_ctx: Any, ctx: RunContext):
+    def __init__(self, mp_ctx: Any, make_runner: Callable[[], JobRunner], threads: int):
         self.conn, child = mp_ctx.Pipe()
-        self.process = mp_ctx.Process(target=_worker_main, args=(child, ctx), daemon=True)
+        self.process = mp_ctx.Process(target=_worker_main, args=(child, make_runner, threads), daemon=True)
         self.process.start()
         child.close()
         self.job: EpisodeSpec | None = None
@@ -131,9 +140,20 @@ class _Worker:
 
 
 def run_episodes(ctx: RunContext, jobs: list[EpisodeSpec], workers: int) -> Iterator[dict[str, Any]]:
-    """Yield one record per job (in completion order). ``workers == 0`` runs in this process."""
+    """Yield one episode record per job (in completion order). ``workers == 0`` runs in this process."""
+    crashed = lambda job, code: blank_record(job, f"worker crashed (exit code {code}) mid-episode")  # noqa: E731
+    return run_jobs(partial(EpisodeRunner, ctx), jobs, workers, crashed, ctx.threads_per_worker)
+
+
+def run_jobs(make_runner: Callable[[], JobRunner], jobs: list[Any], workers: int,
+             on_crash: Callable[[Any, int | None], dict[str, Any]], threads: int = 0) -> Iterator[dict[str, Any]]:
+    """Yield one result per job (in completion order); a job whose worker died yields ``on_crash(job, exit code)``.
+
+    ``make_runner`` must be picklable (a module-level class or function, or a partial of one).
+    ``workers == 0`` runs in this process.
+    """
     if workers == 0:
-        runner = EpisodeRunner(ctx)
+        runner = make_runner()
         try:
             for job in jobs:
                 yield runner.run(job)
@@ -143,7 +163,7 @@ def run_episodes(ctx: RunContext, jobs: list[EpisodeSpec], workers: int) -> Iter
 
     mp_ctx = mp.get_context("spawn")  # fork is unsafe with GL/Vulkan contexts and torch threads
     pending = list(reversed(jobs))
-    pool = [_Worker(mp_ctx, ctx) for _ in range(min(workers, len(jobs)))]
+    pool = [_Worker(mp_ctx, make_runner, threads) for _ in range(min(workers, len(jobs)))]
     try:
         while pool and (pending or any(w.job is not None for w in pool)):
             for w in pool:
@@ -165,12 +185,12 @@ def run_episodes(ctx: RunContext, jobs: list[EpisodeSpec], workers: int) -> Iter
                         # the worker died: record its episode as an error and replace it
                         w.process.join()
                         if w.job is not None:
-                            yield blank_record(w.job, f"worker crashed (exit code {w.process.exitcode}) mid-episode")
+                            yield on_crash(w.job, w.process.exitcode)
                         elif not w.ready:
                             raise HarnessError(f"worker failed to start (exit code {w.process.exitcode})")
                         pool.remove(w)
                         if pending:
-                            pool.append(_Worker(mp_ctx, ctx))
+                            pool.append(_Worker(mp_ctx, make_runner, threads))
                         continue
                     kind, payload = message
                     if kind == "fatal":

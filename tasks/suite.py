@@ -22,6 +22,9 @@ class SimSuite:
         notes: returns asset-fidelity notes (stand-ins used), empty when the original scene is used.
         aliases: other names for the same suite.
         default_workers: worker processes used when ``--workers`` is not given (see benchmarks/).
+        state_only_env: ``build_env(task, cameras=False)`` gives a render-free env whose states can be
+            rendered later with ``obs_from_state`` (fast data generation).
+        quat_order: quaternion order of poses in observations ("xyzw" or "wxyz").
     """
 
     name: str
@@ -33,6 +36,8 @@ class SimSuite:
     notes: Callable[[], list[str]] = lambda: []
     aliases: tuple[str, ...] = field(default=())
     default_workers: int = 1
+    state_only_env: bool = False
+    quat_order: str = "wxyz"
 
     def tasks(self) -> list[TaskSpec]:
         return list(self.load_tasks())

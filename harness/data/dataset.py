@@ -87,7 +87,7 @@ class DemoChunkDataset(Dataset):
                     self.episodes.append({"images": np.stack([demo.obs[k] for k in image_keys], axis=1),
                                           "proprio": demo.obs[proprio_key].astype(np.float64),
                                           "actions": demo.actions.astype(np.float64),
-                                          "instruction": meta.instruction})
+                                          "instruction": str(demo.attrs.get("instruction", meta.instruction))})
         self.stats = stats or compute_stats(train_actions, train_proprio)
         self.index = [(e, t) for e, ep in enumerate(self.episodes) for t in range(len(ep["actions"]))]
 

@@ -22,6 +22,7 @@ DOWN = Rotation.from_matrix(np.array([[0.0, 0.0, -1.0], [0.0, -1.0, 0.0], [-1.0,
 OPEN, CLOSED = 1.0, -1.0
 MAX_STEP_M = 0.03  # per-step translation of the target (5 Hz)
 MAX_STEP_RAD = 0.35  # per-step rotation of the target
+MAX_LEAD_M = 0.04  # the target never runs further than this ahead of the measured ee (IK stalls at full reach)
 REACH_TOL_M = 0.012  # measured ee within this of the waypoint -> waypoint reached
 MAX_WAIT = 3  # extra steps allowed for the measured ee to catch up with the target
 
@@ -32,6 +33,7 @@ class TaskParams:
 
     grasp_dz: float  # ee z relative to the source origin when closing
     hover_dz: float  # ee height above the grasp point before descending
+    lift_dz: float  # straight lift after closing, before the diagonal carry
     carry_z: float  # ee z relative to the target origin while carrying
     place_dz: float  # ee z relative to the target origin when opening
     close_steps: int = 3
@@ -39,10 +41,10 @@ class TaskParams:
 
 
 PARAMS = {
-    "put_carrot_on_plate": TaskParams(grasp_dz=0.0, hover_dz=0.06, carry_z=0.10, place_dz=0.045),
-    "put_spoon_on_towel": TaskParams(grasp_dz=0.0, hover_dz=0.06, carry_z=0.10, place_dz=0.04),
-    "stack_green_block_on_yellow_block": TaskParams(grasp_dz=0.0, hover_dz=0.06, carry_z=0.10, place_dz=0.045),
-    "put_eggplant_in_basket": TaskParams(grasp_dz=0.0, hover_dz=0.07, carry_z=0.12, place_dz=0.06),
+    "put_carrot_on_plate": TaskParams(grasp_dz=0.0, hover_dz=0.06, lift_dz=0.04, carry_z=0.10, place_dz=0.045),
+    "put_spoon_on_towel": TaskParams(grasp_dz=0.0, hover_dz=0.06, lift_dz=0.04, carry_z=0.10, place_dz=0.04),
+    "stack_green_block_on_yellow_block": TaskParams(grasp_dz=0.0, hover_dz=0.06, lift_dz=0.04, carry_z=0.10, place_dz=0.045),
+    "put_eggplant_in_basket": TaskParams(grasp_dz=0.0, hover_dz=0.07, lift_dz=0.04, carry_z=0.12, place_dz=0.06),
 }
 
 
@@ -55,6 +57,12 @@ def long_axis_yaw(obj_pose: np.ndarray) -> float:
     """World yaw [rad] of the object's local x axis projected on the table (pose [7] xyz+wxyz)."""
     axis = quat_wxyz_to_rot(obj_pose[3:]).apply([1.0, 0.0, 0.0])
     return float(np.arctan2(axis[1], axis[0]))
+
+
+def clip_norm(v: np.ndarray, max_norm: float) -> np.ndarray:
+    """Vector [3] scaled down to at most ``max_norm``."""
+    n = float(np.linalg.norm(v))
+    return v * (max_norm / n) if n > max_norm else v
 
 
 def wrap(angle: float) -> float:
@@ -95,12 +103,13 @@ class BridgeExpert:
         self._held = 0
         self._yaw = 0.0
         self._gripper = OPEN
+        self._stalled = False
 
     def reset(self, episode: EpisodeSpec) -> None:
         self._params = PARAMS[episode.task.name]
         self._target_p, self._target_r = None, None
         self._phase, self._waited, self._held = 0, 0, 0
-        self._gripper = OPEN
+        self._gripper, self._stalled = OPEN, False
 
     # ------------------------------------------------------------------ plan
     def _waypoint(self, priv: dict, phase: int) -> Waypoint | None:
@@ -118,7 +127,7 @@ class BridgeExpert:
             Waypoint(grasp + [0.0, 0.0, k.hover_dz], self._yaw, OPEN),
             Waypoint(grasp, self._yaw, OPEN),
             Waypoint(grasp, self._yaw, CLOSED, hold=k.close_steps),
-            Waypoint(np.array([grasp[0], grasp[1], carry[2]]), self._yaw, CLOSED),
+            Waypoint(grasp + [0.0, 0.0, k.lift_dz], self._yaw, CLOSED),
             Waypoint(carry, self._yaw, CLOSED),
             Waypoint(place, self._yaw, CLOSED),
             Waypoint(place, self._yaw, OPEN, hold=k.open_steps),
@@ -142,30 +151,29 @@ class BridgeExpert:
         wp = self._waypoint(priv, self._phase)
         goal_p, goal_r = world_to_base(np.asarray(priv["base_pose"]), wp.pos,
                                        Rotation.from_euler("z", wp.yaw) * DOWN)
-        action = self._step_towards(goal_p, goal_r)
+        action = self._step_towards(goal_p, goal_r, ee_base[:3])
         self._gripper = wp.gripper
         self._advance(wp, goal_p, ee_base[:3])
         return np.concatenate([action, [self._gripper]]).astype(np.float32)[None]
 
-    def _step_towards(self, goal_p: np.ndarray, goal_r: Rotation) -> np.ndarray:
-        """Move the tracked target toward the goal within the speed limits; returns the 6-D delta."""
-        dp = goal_p - self._target_p
-        dist = np.linalg.norm(dp)
-        if dist > MAX_STEP_M:
-            dp = dp * (MAX_STEP_M / dist)
+    def _step_towards(self, goal_p: np.ndarray, goal_r: Rotation, ee_p: np.ndarray) -> np.ndarray:
+        """Move the tracked target toward the goal within the speed and lead limits; returns the 6-D delta."""
+        dp = clip_norm(goal_p - self._target_p, MAX_STEP_M)
+        dp = ee_p + clip_norm(self._target_p + dp - ee_p, MAX_LEAD_M) - self._target_p
         drot = goal_r * self._target_r.inv()
         rotvec = drot.as_rotvec()
         ang = np.linalg.norm(rotvec)
         if ang > MAX_STEP_RAD:
             drot = Rotation.from_rotvec(rotvec * (MAX_STEP_RAD / ang))
         euler = drot.as_euler("XYZ")
+        self._stalled = bool(np.linalg.norm(dp) < 1e-4)  # held back by the lead limit: the ee cannot follow
         self._target_p = self._target_p + dp
         self._target_r = Rotation.from_euler("XYZ", euler) * self._target_r
         return np.concatenate([dp, euler])
 
     def _advance(self, wp: Waypoint, goal_p: np.ndarray, ee_p: np.ndarray) -> None:
         """Next phase once the target is at the goal and the ee caught up (or waited long enough)."""
-        if np.linalg.norm(goal_p - self._target_p) > 1e-6:
+        if np.linalg.norm(goal_p - self._target_p) > 1e-6 and not self._stalled:
             return
         if np.linalg.norm(goal_p - ee_p) > REACH_TOL_M and self._waited < MAX_WAIT:
             self._waited += 1

@@ -40,6 +40,8 @@ def _make_suite(name: str) -> SimSuite:
         load_tasks=partial(_load, bench, name),
         build_env=_build_env,
         aliases=aliases,
+        state_only_env=True,
+        quat_order="xyzw",
         default_workers=2,  # measured (benchmarks/bench_harness.py): 2 workers give ~1.5x episodes/hour
     )
 

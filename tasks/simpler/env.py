@@ -88,6 +88,10 @@ class SimplerBridgeEnv:
         """Video frame uint8 [240, 320, 3] (the 640x480 camera image, downsampled 2x)."""
         return obs["agentview_rgb"][::2, ::2]
 
+    def get_state(self) -> np.ndarray:
+        """Flattened ManiSkill simulator state float64 [Ds] (actors, articulations)."""
+        return np.asarray(self.unwrapped.get_state().cpu(), dtype=np.float64)[0]
+
     def close(self) -> None:
         self._env.close()
 
