@@ -20,6 +20,8 @@ HOVER = 0.12  # m above the object before descending
 LIFT_Z = 0.30  # carry height (world z)
 TOL = 0.012  # m: waypoint reached
 GRIP_STEPS = 12  # steps to wait while the gripper closes / opens
+STALL_STEPS, STALL_EPS = 6, 0.001  # a waypoint counts as reached when the hand stops moving (blocked)
+WAYPOINT_TIMEOUT = 80  # steps before giving up on a waypoint
 OPEN, CLOSE = -1.0, 1.0
 
 
@@ -31,6 +33,7 @@ class Waypoint:
     grip: float
     wait: int = 0
     tol: float = TOL
+    stop_when_blocked: bool = False
 
 
 def pick_place_subtasks(goal: list[tuple[str, ...]]) -> list[tuple[str, str]]:
@@ -51,6 +54,7 @@ class LiberoExpert:
         self._plan = []
         self._wait = 0
         self._started = False
+        self._history: list[np.ndarray] = []
 
     def _target_pos(self, priv: dict, target: str) -> np.ndarray:
         if target in priv["sites"]:
@@ -64,7 +68,7 @@ class LiberoExpert:
         place = np.array([t[0], t[1], max(t[2] + 0.10, o[2] + 0.08)])
         return [
             Waypoint(np.array([o[0], o[1], max(o[2] + HOVER, LIFT_Z - 0.05)]), OPEN),
-            Waypoint(grasp, OPEN, tol=0.008),
+            Waypoint(grasp, OPEN, tol=0.008, stop_when_blocked=True),  # tall objects block the palm early
             Waypoint(grasp, CLOSE, wait=GRIP_STEPS, tol=1.0),
             Waypoint(np.array([o[0], o[1], LIFT_Z]), CLOSE),
             Waypoint(np.array([t[0], t[1], LIFT_Z]), CLOSE),
@@ -91,10 +95,17 @@ class LiberoExpert:
         err = wp.pos - ee
         action[:3] = np.clip(err * POS_GAIN, -1.0, 1.0)
         action[6] = wp.grip
-        if np.linalg.norm(err) < wp.tol or wp.tol >= 1.0:
-            if self._wait < wp.wait:
+        self._history.append(ee.copy())
+        blocked = (wp.stop_when_blocked and len(self._history) > STALL_STEPS
+                   and np.linalg.norm(self._history[-1] - self._history[-1 - STALL_STEPS]) < STALL_EPS)
+        arrived = np.linalg.norm(err) < wp.tol or wp.tol >= 1.0 or blocked
+        if arrived or len(self._history) > WAYPOINT_TIMEOUT:
+            if arrived and self._wait < wp.wait:
                 self._wait += 1
             else:
                 self._wait = 0
+                self._history = []
                 self._plan.pop(0)
+                if blocked and self._plan:  # grasp where the hand stopped, not at the unreachable target
+                    self._plan[0].pos = ee.copy()
         return action[None]

@@ -22,7 +22,7 @@ DOWN = Rotation.from_matrix(np.array([[0.0, 0.0, -1.0], [0.0, -1.0, 0.0], [-1.0,
 OPEN, CLOSED = 1.0, -1.0
 MAX_STEP_M = 0.03  # per-step translation of the target (5 Hz)
 MAX_STEP_RAD = 0.35  # per-step rotation of the target
-MAX_LEAD_M = 0.04  # the target never runs further than this ahead of the measured ee (IK stalls at full reach)
+MAX_LEAD_M = 0.04  # target never runs further ahead of the measured ee (IK stalls at full reach)
 REACH_TOL_M = 0.012  # measured ee within this of the waypoint -> waypoint reached
 MAX_WAIT = 3  # extra steps allowed for the measured ee to catch up with the target
 
@@ -41,10 +41,14 @@ class TaskParams:
 
 
 PARAMS = {
-    "put_carrot_on_plate": TaskParams(grasp_dz=0.0, hover_dz=0.06, lift_dz=0.04, carry_z=0.10, place_dz=0.045),
-    "put_spoon_on_towel": TaskParams(grasp_dz=0.0, hover_dz=0.06, lift_dz=0.04, carry_z=0.10, place_dz=0.04),
-    "stack_green_block_on_yellow_block": TaskParams(grasp_dz=0.0, hover_dz=0.06, lift_dz=0.04, carry_z=0.10, place_dz=0.045),
-    "put_eggplant_in_basket": TaskParams(grasp_dz=0.0, hover_dz=0.07, lift_dz=0.04, carry_z=0.12, place_dz=0.06),
+    "put_carrot_on_plate": TaskParams(grasp_dz=0.0, hover_dz=0.06, lift_dz=0.04, carry_z=0.10,
+                                      place_dz=0.045),
+    "put_spoon_on_towel": TaskParams(grasp_dz=-0.004, hover_dz=0.06, lift_dz=0.04, carry_z=0.10,
+                                     place_dz=0.04),  # thin handle: close a little lower
+    "stack_green_block_on_yellow_block": TaskParams(grasp_dz=0.0, hover_dz=0.06, lift_dz=0.04, carry_z=0.10,
+                                                    place_dz=0.045),
+    "put_eggplant_in_basket": TaskParams(grasp_dz=0.0, hover_dz=0.07, lift_dz=0.04, carry_z=0.12,
+                                         place_dz=0.06),
 }
 
 
@@ -112,8 +116,8 @@ class BridgeExpert:
         self._gripper, self._stalled = OPEN, False
 
     # ------------------------------------------------------------------ plan
-    def _waypoint(self, priv: dict, phase: int) -> Waypoint | None:
-        """Waypoint of ``phase`` from the current privileged state (None: plan finished)."""
+    def _waypoint(self, priv: dict, phase: int) -> Waypoint:
+        """Waypoint of ``phase`` from the current privileged state (the last one holds forever)."""
         k = self._params
         src = np.asarray(priv["objects"][priv["source"]], dtype=np.float64)
         tgt = np.asarray(priv["objects"][priv["target"]], dtype=np.float64)
@@ -131,9 +135,9 @@ class BridgeExpert:
             Waypoint(carry, self._yaw, CLOSED),
             Waypoint(place, self._yaw, CLOSED),
             Waypoint(place, self._yaw, OPEN, hold=k.open_steps),
-            Waypoint(place + [0.0, 0.0, 0.08], self._yaw, OPEN, hold=10**6),
+            Waypoint(place + [0.0, 0.0, 0.08], self._yaw, OPEN, hold=10**9),
         ]
-        return plan[phase] if phase < len(plan) else None
+        return plan[min(phase, len(plan) - 1)]
 
     @staticmethod
     def _ee_yaw(priv: dict) -> float:
