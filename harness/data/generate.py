@@ -4,7 +4,7 @@
     python -m harness.data.generate --suite libero_object --tasks 0 --episodes 50 --out data/mg.hdf5 \\
         --mimicgen --sources data/obj.hdf5
 
-Attempt a of task t uses init state a (mod the task's count) and seed SeedSequence([seed, t, a]); the
+Attempt a of task t uses init state first_init + a (mod the task's count) and seed SeedSequence([seed, t, a]); the
 first ``--episodes`` successful attempts per task are kept, written in attempt order, so the same seed
 gives the same file whatever the worker count. LIBERO attempts run without cameras and only successful
 ones are rendered, by replaying their saved states. Every attempt is logged in ``<out>.attempts.jsonl``;
@@ -112,6 +112,7 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     p.add_argument("--max-attempts", type=int, default=None, help="per task (default: 3 x --episodes)")
     p.add_argument("--image-size", type=int, default=128, help="stored images are resized to SIZE x SIZE")
     p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--first-init", type=int, default=0, help="attempt a uses init state (FIRST_INIT + a) mod count")
     p.add_argument("--mimicgen", action="store_true", help="generate with MimicGen from --sources demos")
     p.add_argument("--sources", default=None, help="source demo HDF5 for --mimicgen")
     p.add_argument("--noise", type=float, default=0.05, help="MimicGen action noise std (action units)")
@@ -168,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             start = tried[task.task_id]
             for a in range(start, min(max_attempts, start + max(need + need // 3, args.workers or 1))):
                 if (task.task_id, a) not in done:
-                    jobs.append(EpisodeSpec(index=len(jobs), task=task, episode=a, init_index=a % task.num_init_states,
+                    jobs.append(EpisodeSpec(index=len(jobs), task=task, episode=a, init_index=(args.first_init + a) % task.num_init_states,
                                             seed=episode_seed(args.seed, task.task_id, a)))
         if not jobs:
             break
