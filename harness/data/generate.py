@@ -20,6 +20,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from harness.atomic_io import append_line_atomic, read_jsonl, write_json_atomic
 from harness.config import OneLineParser
 from harness.data.collect import rollout, to_demo
@@ -167,7 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if need <= 0:
                 continue
             start = tried[task.task_id]
-            for a in range(start, min(max_attempts, start + max(need + need // 3, args.workers or 1))):
+            ok = kept[task.task_id]
+            rate = ok / start if start and ok else (1.0 if not start else 0.2)  # observed yield so far
+            batch = max(int(np.ceil(need / rate)), args.workers or 1)
+            for a in range(start, min(max_attempts, start + batch)):
                 if (task.task_id, a) not in done:
                     jobs.append(EpisodeSpec(index=len(jobs), task=task, episode=a, init_index=(args.first_init + a) % task.num_init_states,
                                             seed=episode_seed(args.seed, task.task_id, a)))

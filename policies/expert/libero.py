@@ -17,7 +17,8 @@ from harness.protocols import EpisodeSpec, Obs
 
 POS_GAIN = 12.0  # action per metre of position error (1.0 action = 5 cm OSC step)
 HOVER = 0.12  # m above the object before descending
-LIFT_Z = 0.30  # carry height (world z)
+CARRY_ABOVE = 0.22  # carry height above the higher of object and target
+RIM_INSET = 0.012  # m inside the outer radius where a bowl's rim is grasped
 TOL = 0.012  # m: waypoint reached
 GRIP_STEPS = 12  # steps to wait while the gripper closes / opens
 STALL_STEPS, STALL_EPS = 6, 0.001  # a waypoint counts as reached when the hand stops moving (blocked)
@@ -64,17 +65,25 @@ class LiberoExpert:
     def _plan_subtask(self, priv: dict, obj: str, target: str) -> list[Waypoint]:
         o = priv["objects"][obj][:3]
         t = self._target_pos(priv, target)
-        grasp = o + np.array([0.0, 0.0, 0.0])
-        place = np.array([t[0], t[1], max(t[2] + 0.10, o[2] + 0.08)])
+        grasp = o.copy()
+        offset = np.zeros(3)
+        if "bowl" in obj and obj in priv.get("extents", {}):
+            # Bowls: grasp the rim. The fingers close along world y, so they straddle the wall where it
+            # runs along x: on the bowl's +y side.
+            radius, _, top = priv["extents"][obj]
+            offset = np.array([0.0, radius - RIM_INSET, 0.0])
+            grasp = np.array([o[0], o[1] + offset[1], top - 0.01])
+        carry_z = max(o[2], t[2]) + CARRY_ABOVE
+        place = np.array([t[0], t[1], max(t[2] + 0.10, o[2] + 0.08)]) + offset
         return [
-            Waypoint(np.array([o[0], o[1], max(o[2] + HOVER, LIFT_Z - 0.05)]), OPEN),
+            Waypoint(np.array([grasp[0], grasp[1], o[2] + HOVER]), OPEN),
             Waypoint(grasp, OPEN, tol=0.008, stop_when_blocked=True),  # tall objects block the palm early
             Waypoint(grasp, CLOSE, wait=GRIP_STEPS, tol=1.0),
-            Waypoint(np.array([o[0], o[1], LIFT_Z]), CLOSE),
-            Waypoint(np.array([t[0], t[1], LIFT_Z]), CLOSE),
+            Waypoint(np.array([grasp[0], grasp[1], carry_z]), CLOSE),
+            Waypoint(np.array([place[0], place[1], carry_z]), CLOSE),
             Waypoint(place, CLOSE),
             Waypoint(place, OPEN, wait=GRIP_STEPS, tol=1.0),
-            Waypoint(np.array([t[0], t[1], LIFT_Z]), OPEN),
+            Waypoint(np.array([place[0], place[1], carry_z]), OPEN),
         ]
 
     def act(self, obs: Obs) -> np.ndarray:

@@ -63,6 +63,7 @@ class LiberoTaskEnv:
         self._env.seed(init_index)
         self._env.reset()
         raw = self._env.set_init_state(self._init_states[init_index % len(self._init_states)])
+        self._object_geoms = self._geoms_by_object()
         for _ in range(SETTLE_STEPS):
             raw, _, _, _ = self._env.step(SETTLE_ACTION)
         return self._obs(raw)
@@ -121,6 +122,29 @@ class LiberoTaskEnv:
             "privileged": self._privileged(raw),
         }
 
+    def _geoms_by_object(self) -> dict[str, np.ndarray]:
+        """Geom ids of each movable object's bodies (bodies named ``<object>_...``)."""
+        model = self._env.sim.model
+        names = list(self._env.env.objects_dict)
+        out: dict[str, list[int]] = {n: [] for n in names}
+        for g in range(model.ngeom):
+            body = model.body_id2name(int(model.geom_bodyid[g])) or ""
+            owner = max((n for n in names if body.startswith(n + "_") or body == n), key=len, default=None)
+            if owner is not None:
+                out[owner].append(g)
+        return {n: np.array(ids, dtype=int) for n, ids in out.items() if ids}
+
+    def _extents(self, objects: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per object [3]: horizontal radius and lowest / highest geom centre z (world), from its geoms."""
+        data = self._env.sim.data
+        out = {}
+        for name, geoms in getattr(self, "_object_geoms", {}).items():
+            if name in objects:
+                pts = data.geom_xpos[geoms]
+                radius = float(np.max(np.linalg.norm(pts[:, :2] - objects[name][:2], axis=1)))
+                out[name] = np.array([radius, pts[:, 2].min(), pts[:, 2].max()])
+        return out
+
     def _privileged(self, raw: dict[str, np.ndarray]) -> dict[str, Any]:
         """Simulator poses for scripted experts / data generation (policies under test ignore it).
 
@@ -139,6 +163,7 @@ class LiberoTaskEnv:
             "ee_pose": np.concatenate([raw["robot0_eef_pos"], raw["robot0_eef_quat"]]).astype(np.float64),
             "gripper_qpos": np.asarray(raw["robot0_gripper_qpos"], dtype=np.float64),
             "objects": objects,
+            "extents": self._extents(objects),
             "sites": {name: np.array(data.get_site_xpos(name), dtype=np.float64) for name in inner.object_sites_dict},
             "goal": [tuple(str(x) for x in g) for g in inner.parsed_problem["goal_state"]],
         }
