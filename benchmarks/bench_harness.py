@@ -9,6 +9,7 @@ Prints:
     and whether the soft reset reproduces an episode exactly;
   * episodes/hour through the CLI for 1 and 2 workers on the same episodes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,11 @@ def raw_vs_harness(suite_name: str, steps: int, rounds: int = 3) -> dict[str, fl
         loop_rates.append(rec["steps"] / loop_s)
         overheads.append((loop_s - env.step_s) / env.step_s)
     env.close()
-    return {"raw_steps_per_s": float(np.median(raw_rates)), "harness_steps_per_s": float(np.median(loop_rates)),
-            "overhead": float(np.median(overheads))}
+    return {
+        "raw_steps_per_s": float(np.median(raw_rates)),
+        "harness_steps_per_s": float(np.median(loop_rates)),
+        "overhead": float(np.median(overheads)),
+    }
 
 
 def reset_times(suite_name: str) -> dict[str, float | bool]:
@@ -104,10 +108,31 @@ def episodes_per_hour(suite_name: str, episodes: int, steps: int, workers: int) 
     with tempfile.TemporaryDirectory() as out:
         t = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "harness.eval", "--suite", suite_name, "--tasks", "0", "--episodes-per-task",
-             str(episodes), "--max-steps", str(steps), "--policy", "random", "--videos", "0", "--workers",
-             str(workers), "--no-progress", "--out", out],
-            cwd=ROOT, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-m",
+                "harness.eval",
+                "--suite",
+                suite_name,
+                "--tasks",
+                "0",
+                "--episodes-per-task",
+                str(episodes),
+                "--max-steps",
+                str(steps),
+                "--policy",
+                "random",
+                "--videos",
+                "0",
+                "--workers",
+                str(workers),
+                "--no-progress",
+                "--out",
+                out,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         )
         elapsed = time.perf_counter() - t
         if proc.returncode != 0:
@@ -124,20 +149,28 @@ def main() -> None:
     args = parser.parse_args()
     result: dict[str, object] = {"suite": args.suite, "steps": args.steps, "episodes": args.episodes}
     result.update(raw_vs_harness(args.suite, args.steps))
-    print(f"raw env: {result['raw_steps_per_s']:.2f} steps/s | harness loop: {result['harness_steps_per_s']:.2f} "
-          f"steps/s (ratio {result['harness_steps_per_s'] / result['raw_steps_per_s']:.3f}) | harness overhead "
-          f"(own time / env.step time): {result['overhead']:.2%}", flush=True)
+    print(
+        f"raw env: {result['raw_steps_per_s']:.2f} steps/s | harness loop: {result['harness_steps_per_s']:.2f} "
+        f"steps/s (ratio {result['harness_steps_per_s'] / result['raw_steps_per_s']:.3f}) | harness overhead "
+        f"(own time / env.step time): {result['overhead']:.2%}",
+        flush=True,
+    )
     if args.suite.startswith("libero"):
         result.update(reset_times(args.suite))
-        print(f"reset: hard (rebuild) {result['hard_reset_s']:.2f} s, reproduces episode: "
-              f"{result['hard_reproduces_episode']} | soft (reuse scene) {result['soft_reset_s']:.2f} s, "
-              f"reproduces episode: {result['soft_reproduces_episode']}", flush=True)
+        print(
+            f"reset: hard (rebuild) {result['hard_reset_s']:.2f} s, reproduces episode: "
+            f"{result['hard_reproduces_episode']} | soft (reuse scene) {result['soft_reset_s']:.2f} s, "
+            f"reproduces episode: {result['soft_reproduces_episode']}",
+            flush=True,
+        )
     for w in (1, 2):
         result[f"episodes_per_hour_{w}w"] = episodes_per_hour(args.suite, args.episodes, args.steps, w)
     ratio = result["episodes_per_hour_2w"] / result["episodes_per_hour_1w"]  # type: ignore[operator]
-    print(f"episodes/hour ({args.episodes} episodes x {args.steps} steps, incl. start-up): 1 worker "
-          f"{result['episodes_per_hour_1w']:.0f}, 2 workers {result['episodes_per_hour_2w']:.0f} "
-          f"(2w/1w = {ratio:.2f}x)")
+    print(
+        f"episodes/hour ({args.episodes} episodes x {args.steps} steps, incl. start-up): 1 worker "
+        f"{result['episodes_per_hour_1w']:.0f}, 2 workers {result['episodes_per_hour_2w']:.0f} "
+        f"(2w/1w = {ratio:.2f}x)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
 

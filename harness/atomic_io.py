@@ -1,4 +1,5 @@
 """Crash-safe file writes: whole-file replace and single-write line appends."""
+
 from __future__ import annotations
 
 import json

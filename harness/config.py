@@ -1,4 +1,5 @@
 """Evaluation config: one frozen dataclass, parsed from the CLI with the documented flag names."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """One episode of the simulator-in-the-loop: reset, plan, validate actions, step, record."""
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,9 @@ def validate_chunk(actions: Any, episode: EpisodeSpec, out_of_range: str) -> tup
     if chunk.ndim == 1:
         chunk = chunk[None]
     if chunk.ndim != 2 or chunk.shape[1] != task.action_dim or chunk.shape[0] == 0:
-        raise EpisodeError(f"policy returned actions of shape {tuple(np.shape(actions))}, expected [H, {task.action_dim}]")
+        raise EpisodeError(
+            f"policy returned actions of shape {tuple(np.shape(actions))}, expected [H, {task.action_dim}]"
+        )
     if not np.all(np.isfinite(chunk)):
         raise EpisodeError("policy returned non-finite actions (NaN or inf)")
     low = np.asarray(task.action_low, dtype=np.float32)
@@ -114,7 +117,7 @@ def run_episode(
             plan = planner.plan(obs, None, policy, None)
             chunk, clipped = validate_chunk(plan.actions, episode, out_of_range)
             record["decisions"] += 1
-            for action, was_clipped in zip(chunk, clipped):
+            for action, was_clipped in zip(chunk, clipped, strict=True):
                 stage = "simulator"
                 obs, last_info = env.step(action)
                 record["steps"] += 1

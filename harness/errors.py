@@ -1,4 +1,5 @@
 """Errors the harness reports to users as one clear line (never a traceback)."""
+
 from __future__ import annotations
 
 import functools
@@ -27,8 +28,7 @@ def cli_entry(main: F) -> F:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
-            print("error: interrupted (finished episodes are kept; continue with --resume RUN_DIR)",
-                  file=sys.stderr)
+            print("error: interrupted (finished episodes are kept; continue with --resume RUN_DIR)", file=sys.stderr)
             return 130
 
     return wrapper  # type: ignore[return-value]

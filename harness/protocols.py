@@ -7,6 +7,7 @@ Observation dict (what an env returns and a policy consumes), per step:
     "instruction":   str               the task's language instruction
 Actions are float32 [Da] per env step; policies act in chunks [H, Da].
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

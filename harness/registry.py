@@ -5,6 +5,7 @@ lazily the first time a registry is queried, so ``import harness`` stays cheap. 
 named in the ``HARNESS_PLUGINS`` environment variable (comma list) are imported too, in every
 worker process, so user components register without packaging.
 """
+
 from __future__ import annotations
 
 import importlib

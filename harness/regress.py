@@ -8,6 +8,7 @@ the lower bound lies above -margin; otherwise *inconclusive* (more episodes need
 Per-task tests use a Bonferroni-corrected level alpha / n_tasks; the overall test uses alpha.
 Exit code: 0 no significant regression, 1 regression, 2 bad input.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,9 @@ def load_summary(path: Path) -> dict[str, Any]:
     return data
 
 
-def compare(baseline: dict[str, Any], run: dict[str, Any], margin: float, alpha: float) -> list[tuple[str, dict, dict, NonInferiority]]:
+def compare(
+    baseline: dict[str, Any], run: dict[str, Any], margin: float, alpha: float
+) -> list[tuple[str, dict, dict, NonInferiority]]:
     """Rows (label, baseline stats, run stats, test) per shared task, then the overall row."""
     if baseline["suite"] != run["suite"]:
         raise HarnessError(f"baseline is for suite {baseline['suite']!r} but the run is {run['suite']!r}")
@@ -54,8 +57,10 @@ def compare(baseline: dict[str, Any], run: dict[str, Any], margin: float, alpha:
         b, r = baseline["per_task"][tid], run["per_task"][tid]
         test = non_inferiority(r["successes"], r["n"], b["successes"], b["n"], margin, alpha_task)
         rows.append((f"{tid}: {b.get('task', '')[:50]}", b, r, test))
-        totals["base"][0] += b["successes"]; totals["base"][1] += b["n"]
-        totals["run"][0] += r["successes"]; totals["run"][1] += r["n"]
+        totals["base"][0] += b["successes"]
+        totals["base"][1] += b["n"]
+        totals["run"][0] += r["successes"]
+        totals["run"][1] += r["n"]
     (sb, nb), (sr, nr) = totals["base"], totals["run"]
     overall = non_inferiority(sr, nr, sb, nb, margin, alpha)
     rows.append(("overall", {"successes": sb, "n": nb}, {"successes": sr, "n": nr}, overall))
@@ -80,8 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         table.add_column(col)
     colours = {"regression": "red", "non-inferior": "green", "inconclusive": "yellow"}
     for label, b, r, t in rows:
-        table.add_row(label, f"{b['successes']}/{b['n']}", f"{r['successes']}/{r['n']}", f"{t.diff:+.1%}",
-                      f"[{t.lower:+.1%}, {t.upper:+.1%}]", f"[{colours[t.verdict]}]{t.verdict}[/]")
+        table.add_row(
+            label,
+            f"{b['successes']}/{b['n']}",
+            f"{r['successes']}/{r['n']}",
+            f"{t.diff:+.1%}",
+            f"[{t.lower:+.1%}, {t.upper:+.1%}]",
+            f"[{colours[t.verdict]}]{t.verdict}[/]",
+        )
     Console(width=140).print(table)
     if not run.get("complete", True):
         print("note: the run is incomplete (finish it with python -m harness.eval --resume)", file=sys.stderr)

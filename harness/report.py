@@ -1,4 +1,5 @@
 """Human-readable tables of run summaries (rich)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,7 +29,14 @@ def print_summary_table(summary: dict[str, Any], console: Console | None = None)
     rows = [(f"{tid}: {s['task'][:60]}", s) for tid, s in summary["per_task"].items()]
     rows.append(("overall", summary["overall"]))
     for name, s in rows:
-        table.add_row(name, str(s["n"]), _fmt_rate(s), f"{s['success_once_rate']:.1%}",
-                      f"{s['success_at_end_rate']:.1%}", f"{s['mean_steps']:.1f}", str(s["errors"]),
-                      _fmt_partial(s.get("metrics", {})))
+        table.add_row(
+            name,
+            str(s["n"]),
+            _fmt_rate(s),
+            f"{s['success_once_rate']:.1%}",
+            f"{s['success_at_end_rate']:.1%}",
+            f"{s['mean_steps']:.1f}",
+            str(s["errors"]),
+            _fmt_partial(s.get("metrics", {})),
+        )
     console.print(table)

@@ -3,6 +3,7 @@
 Layout: <out>/<suite>/<run_id>/ as in ARCHITECTURE.md. Summaries contain no timings, so an
 interrupted-and-resumed run and an uninterrupted run with the same seed have identical summaries.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,7 +57,9 @@ class RunStore:
             raise HarnessError(f"{run_dir} is not a run dir (no manifest.json)")
         manifest = store.manifest()
         if manifest.get("schema_version") != SCHEMA_VERSION:
-            raise HarnessError(f"{store.manifest_path}: schema_version {manifest.get('schema_version')} != {SCHEMA_VERSION}")
+            raise HarnessError(
+                f"{store.manifest_path}: schema_version {manifest.get('schema_version')} != {SCHEMA_VERSION}"
+            )
         return store
 
     def manifest(self) -> dict[str, Any]:

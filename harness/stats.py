@@ -1,4 +1,5 @@
 """Binomial statistics: Wilson intervals, Newcombe difference intervals, non-inferiority tests."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """``python -m harness.suites [SUITE ...]``: list suites and their tasks (instruction, step limit)."""
+
 from __future__ import annotations
 
 import sys
@@ -31,8 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"{suite.name}{aliases}")
             continue
         tasks = suite.tasks()
-        table = Table(title=f"{suite.name}{aliases}: {suite.description} | {len(tasks)} tasks, headline "
-                            f"{suite.headline}, default policy {suite.default_policy}")
+        table = Table(
+            title=f"{suite.name}{aliases}: {suite.description} | {len(tasks)} tasks, headline "
+            f"{suite.headline}, default policy {suite.default_policy}"
+        )
         for col in ("id", "name", "instruction", "max steps", "init states"):
             table.add_column(col, overflow="fold")
         for t in tasks:

@@ -4,6 +4,7 @@ Every episode is fully determined by its EpisodeSpec (task, init state, seed), s
 depend on the number of workers or on which worker ran which episode. A worker that dies
 mid-episode (segfault, OOM kill) has that episode recorded as an error and is replaced.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -145,8 +146,13 @@ def run_episodes(ctx: RunContext, jobs: list[EpisodeSpec], workers: int) -> Iter
     return run_jobs(partial(EpisodeRunner, ctx), jobs, workers, crashed, ctx.threads_per_worker)
 
 
-def run_jobs(make_runner: Callable[[], JobRunner], jobs: list[Any], workers: int,
-             on_crash: Callable[[Any, int | None], dict[str, Any]], threads: int = 0) -> Iterator[dict[str, Any]]:
+def run_jobs(
+    make_runner: Callable[[], JobRunner],
+    jobs: list[Any],
+    workers: int,
+    on_crash: Callable[[Any, int | None], dict[str, Any]],
+    threads: int = 0,
+) -> Iterator[dict[str, Any]]:
     """Yield one result per job (in completion order); a job whose worker died yields ``on_crash(job, exit code)``.
 
     ``make_runner`` must be picklable (a module-level class or function, or a partial of one).

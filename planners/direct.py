@@ -1,4 +1,5 @@
 """``direct`` planner: execute the policy's own chunk (no candidates, no world model)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Baseline policies: ``random``, ``noop`` and ``replay`` (plays back a recorded action file)."""
+
 from __future__ import annotations
 
 from pathlib import Path

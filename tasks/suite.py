@@ -1,4 +1,5 @@
 """A suite = a named task list + an env factory; concrete suites live in tasks/<simulator>/suites.py."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -64,7 +65,9 @@ class SimSuite:
             elif item in by_name:
                 task = by_name[item]
             else:
-                raise HarnessError(f"unknown task {item!r} in suite {self.name}; see: python -m harness.suites {self.name}")
+                raise HarnessError(
+                    f"unknown task {item!r} in suite {self.name}; see: python -m harness.suites {self.name}"
+                )
             if task not in chosen:
                 chosen.append(task)
         return chosen

@@ -1,4 +1,5 @@
 """Shared fixtures: test plugins are registered in this process and in spawned workers."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,9 @@ import tests.plugins  # noqa: E402,F401  (registers toy components in this proce
 def run_cli(module: str, *args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m module args`` from the project root; returns the completed process."""
     full_env = {**os.environ, "HARNESS_PLUGINS": "tests.plugins", **(env or {})}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=full_env
+    )
 
 
 def run_dir_of(proc: subprocess.CompletedProcess) -> Path:

@@ -3,6 +3,7 @@
 ``toy_reach``: a 2-D point that must reach a goal (pure NumPy, instant), for fast tests of the
 engine (workers, resume, crashes, bad policies) independent of the heavy simulators.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,11 @@ class ToyReachEnv:
 
     def _obs(self) -> dict[str, Any]:
         img = np.zeros((16, 16, 3), dtype=np.uint8)
-        return {"agentview_rgb": img, "proprio": np.concatenate([self.pos, self.goal]).astype(np.float32),
-                "instruction": self.spec.instruction}
+        return {
+            "agentview_rgb": img,
+            "proprio": np.concatenate([self.pos, self.goal]).astype(np.float32),
+            "instruction": self.spec.instruction,
+        }
 
     def render_frame(self, obs: dict[str, Any]) -> np.ndarray:
         return obs["agentview_rgb"]
@@ -53,16 +57,30 @@ class ToyReachEnv:
 
 def _toy_tasks() -> tuple[TaskSpec, ...]:
     return tuple(
-        TaskSpec(suite="toy_reach", task_id=i, name=f"reach_{i}", instruction=f"reach goal {i}", max_steps=40,
-                 num_init_states=10, action_low=(-0.1, -0.1), action_high=(0.1, 0.1))
+        TaskSpec(
+            suite="toy_reach",
+            task_id=i,
+            name=f"reach_{i}",
+            instruction=f"reach goal {i}",
+            max_steps=40,
+            num_init_states=10,
+            action_low=(-0.1, -0.1),
+            action_high=(0.1, 0.1),
+        )
         for i in range(3)
     )
 
 
 @SUITES.register("toy_reach")
 def build_toy_suite() -> SimSuite:
-    return SimSuite(name="toy_reach", description="2-D point reaching (test only)", headline="success_once",
-                    default_policy="greedy", load_tasks=_toy_tasks, build_env=lambda task, **kw: ToyReachEnv(task))
+    return SimSuite(
+        name="toy_reach",
+        description="2-D point reaching (test only)",
+        headline="success_once",
+        default_policy="greedy",
+        load_tasks=_toy_tasks,
+        build_env=lambda task, **kw: ToyReachEnv(task),
+    )
 
 
 class GreedyPolicy:

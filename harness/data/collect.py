@@ -1,6 +1,7 @@
 """Recording demonstrations: roll a (scripted) policy out, keep per-step states, actions, poses and
 subtask signals; render observations from saved states afterwards where the env can run without cameras.
 """
+
 from __future__ import annotations
 
 import time
@@ -25,8 +26,9 @@ def pose7_to_matrix(pose: np.ndarray, quat_order: str) -> np.ndarray:
     return out
 
 
-def rollout(env: TaskEnv, policy: Policy, episode: EpisodeSpec, max_steps: int, stop_on_success: bool,
-            headline: str) -> dict[str, Any]:
+def rollout(
+    env: TaskEnv, policy: Policy, episode: EpisodeSpec, max_steps: int, stop_on_success: bool, headline: str
+) -> dict[str, Any]:
     """Run one episode, recording what a demo file needs.
 
     Returns a dict: success (headline), steps, actions [T, Da], states [T, Ds] (before each action),
@@ -101,7 +103,19 @@ def to_demo(rec: dict[str, Any], episode: EpisodeSpec, quat_order: str, image_si
     dones[-1] = 1
     rewards = np.zeros(T, np.uint8)
     rewards[-1] = int(rec["success"])
-    return Demo(obs=obs, actions=actions, states=np.stack(rec["states"]), rewards=rewards, dones=dones,
-                datagen=datagen, attrs={"task_id": episode.task.task_id, "task": episode.task.name,
-                                        "instruction": episode.task.instruction, "init_index": episode.init_index,
-                                        "seed": episode.seed, "attempt": episode.episode})
+    return Demo(
+        obs=obs,
+        actions=actions,
+        states=np.stack(rec["states"]),
+        rewards=rewards,
+        dones=dones,
+        datagen=datagen,
+        attrs={
+            "task_id": episode.task.task_id,
+            "task": episode.task.name,
+            "instruction": episode.task.instruction,
+            "init_index": episode.init_index,
+            "seed": episode.seed,
+            "attempt": episode.episode,
+        },
+    )

@@ -1,4 +1,5 @@
 """PyTorch dataset over demo files with action chunking, normalisation statistics and episode splits."""
+
 from __future__ import annotations
 
 import json
@@ -65,9 +66,18 @@ class DemoChunkDataset(Dataset):
         "instruction": str
     """
 
-    def __init__(self, paths: Sequence[Path], split: str = "train", obs_horizon: int = 2, action_horizon: int = 8,
-                 image_keys: tuple[str, ...] = ("agentview_rgb",), proprio_key: str = "ee_states",
-                 val_fraction: float = 0.1, seed: int = 0, stats: NormStats | None = None):
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        split: str = "train",
+        obs_horizon: int = 2,
+        action_horizon: int = 8,
+        image_keys: tuple[str, ...] = ("agentview_rgb",),
+        proprio_key: str = "ee_states",
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        stats: NormStats | None = None,
+    ):
         if split not in ("train", "val", "all"):
             raise HarnessError(f"split must be train, val or all, got {split!r}")
         self.obs_horizon, self.action_horizon = obs_horizon, action_horizon
@@ -84,10 +94,14 @@ class DemoChunkDataset(Dataset):
                     train_actions.append(demo.actions)
                     train_proprio.append(demo.obs[proprio_key])
                 if name in chosen:
-                    self.episodes.append({"images": np.stack([demo.obs[k] for k in image_keys], axis=1),
-                                          "proprio": demo.obs[proprio_key].astype(np.float64),
-                                          "actions": demo.actions.astype(np.float64),
-                                          "instruction": str(demo.attrs.get("instruction", meta.instruction))})
+                    self.episodes.append(
+                        {
+                            "images": np.stack([demo.obs[k] for k in image_keys], axis=1),
+                            "proprio": demo.obs[proprio_key].astype(np.float64),
+                            "actions": demo.actions.astype(np.float64),
+                            "instruction": str(demo.attrs.get("instruction", meta.instruction)),
+                        }
+                    )
         self.stats = stats or compute_stats(train_actions, train_proprio)
         self.index = [(e, t) for e, ep in enumerate(self.episodes) for t in range(len(ep["actions"]))]
 

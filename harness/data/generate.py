@@ -10,6 +10,7 @@ gives the same file whatever the worker count. LIBERO attempts run without camer
 ones are rendered, by replaying their saved states. Every attempt is logged in ``<out>.attempts.jsonl``;
 re-running the same command resumes.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,21 +64,36 @@ class GenerationRunner:
         if key not in self._envs:
             for k in [k for k in self._envs if k[0] != task.task_id]:
                 self._envs.pop(k).close()
-            self._envs[key] = (self.suite.make_env(task, cameras=cameras) if self.suite.state_only_env
-                               else self.suite.make_env(task))
+            self._envs[key] = (
+                self.suite.make_env(task, cameras=cameras) if self.suite.state_only_env else self.suite.make_env(task)
+            )
         return self._envs[key]
 
     def run(self, job: EpisodeSpec) -> dict[str, Any]:
         task = job.task
-        result: dict[str, Any] = {"task_id": task.task_id, "attempt": job.episode, "init_index": job.init_index,
-                                  "seed": job.seed, "success": False, "error": None, "demo": None}
+        result: dict[str, Any] = {
+            "task_id": task.task_id,
+            "attempt": job.episode,
+            "init_index": job.init_index,
+            "seed": job.seed,
+            "success": False,
+            "error": None,
+            "demo": None,
+        }
         try:
             env = self._env(task, cameras=not self.suite.state_only_env)
             t0 = time.perf_counter()
-            rec = rollout(env, self.policy, job, self.ctx.max_steps or task.max_steps,
-                          stop_on_success=self.suite.headline == "success_once", headline=self.suite.headline)
-            result.update(success=rec["success"], steps=rec["steps"], rollout_s=time.perf_counter() - t0,
-                          step_s=rec["step_s"])
+            rec = rollout(
+                env,
+                self.policy,
+                job,
+                self.ctx.max_steps or task.max_steps,
+                stop_on_success=self.suite.headline == "success_once",
+                headline=self.suite.headline,
+            )
+            result.update(
+                success=rec["success"], steps=rec["steps"], rollout_s=time.perf_counter() - t0, step_s=rec["step_s"]
+            )
             if rec["success"]:
                 if self.suite.state_only_env:
                     renderer = self._env(task, cameras=True)
@@ -99,8 +115,15 @@ class GenerationRunner:
 
 
 def _crashed(job: EpisodeSpec, code: int | None) -> dict[str, Any]:
-    return {"task_id": job.task.task_id, "attempt": job.episode, "init_index": job.init_index, "seed": job.seed,
-            "success": False, "error": f"worker crashed (exit code {code})", "demo": None}
+    return {
+        "task_id": job.task.task_id,
+        "attempt": job.episode,
+        "init_index": job.init_index,
+        "seed": job.seed,
+        "success": False,
+        "error": f"worker crashed (exit code {code})",
+        "demo": None,
+    }
 
 
 def parse_args(argv: Sequence[str] | None) -> Any:
@@ -138,8 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     tasks = suite.select(args.tasks)
     out = Path(args.out)
     log_path = out.with_name(out.name + ".attempts.jsonl")
-    ctx = GenContext(args.suite, "mimicgen" if args.mimicgen else "expert", args.sources, args.image_size,
-                     args.max_steps, args.noise)
+    ctx = GenContext(
+        args.suite, "mimicgen" if args.mimicgen else "expert", args.sources, args.image_size, args.max_steps, args.noise
+    )
     manifest_path = out.with_name(out.name + ".manifest.json")
     previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     config = {k: v for k, v in vars(args).items() if k not in ("workers", "no_progress")}
@@ -147,20 +171,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise HarnessError(f"{out} was generated with a different config; use another --out (or delete it)")
     out.parent.mkdir(parents=True, exist_ok=True)
     if previous is None:
-        write_json_atomic(manifest_path, {"kind": "generate", "config": config, "context": asdict(ctx),
-                                          "git": git_info(), "packages": package_versions(),
-                                          "environment": environment_info(), "asset_notes": suite.asset_notes(),
-                                          "seed_rule": "SeedSequence([seed, task_id, attempt])"})
+        write_json_atomic(
+            manifest_path,
+            {
+                "kind": "generate",
+                "config": config,
+                "context": asdict(ctx),
+                "git": git_info(),
+                "packages": package_versions(),
+                "environment": environment_info(),
+                "asset_notes": suite.asset_notes(),
+                "seed_rule": "SeedSequence([seed, task_id, attempt])",
+            },
+        )
     instruction = tasks[0].instruction if len(tasks) == 1 else "; ".join(t.instruction for t in tasks)
-    writer = DemoWriter(out, instruction, {"suite": suite.name, "tasks": [t.name for t in tasks],
-                                           "generator": ctx.policy})
+    writer = DemoWriter(
+        out, instruction, {"suite": suite.name, "tasks": [t.name for t in tasks], "generator": ctx.policy}
+    )
     log = read_jsonl(log_path, repair=True)
     done = {(r["task_id"], r["attempt"]) for r in log}
     kept = {t.task_id: sum(1 for r in log if r["task_id"] == t.task_id and r["success"]) for t in tasks}
     tried = {t.task_id: sum(1 for r in log if r["task_id"] == t.task_id) for t in tasks}
     max_attempts = args.max_attempts or 3 * args.episodes
-    bar = tqdm(total=args.episodes * len(tasks), initial=sum(min(k, args.episodes) for k in kept.values()),
-               unit="demo", disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(
+        total=args.episodes * len(tasks),
+        initial=sum(min(k, args.episodes) for k in kept.values()),
+        unit="demo",
+        disable=args.no_progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
     timing = {"steps": 0, "step_s": 0.0, "frames": 0, "render_s": 0.0}
     while True:
         jobs: list[EpisodeSpec] = []
@@ -174,8 +214,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch = max(int(np.ceil(need / rate)), args.workers or 1)
             for a in range(start, min(max_attempts, start + batch)):
                 if (task.task_id, a) not in done:
-                    jobs.append(EpisodeSpec(index=len(jobs), task=task, episode=a, init_index=(args.first_init + a) % task.num_init_states,
-                                            seed=episode_seed(args.seed, task.task_id, a)))
+                    jobs.append(
+                        EpisodeSpec(
+                            index=len(jobs),
+                            task=task,
+                            episode=a,
+                            init_index=(args.first_init + a) % task.num_init_states,
+                            seed=episode_seed(args.seed, task.task_id, a),
+                        )
+                    )
         if not jobs:
             break
         buffered: dict[tuple[int, int], dict[str, Any]] = {}
@@ -210,14 +257,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         ok = sum(r["success"] for r in rs)
         print(f"{task.task_id}: {task.name[:56]:<57} {kept[task.task_id]:>5} {len(rs):>8} {ok / max(1, len(rs)):>6.0%}")
     if timing["step_s"]:
-        print(f"rollout: {timing['steps'] / timing['step_s']:.1f} env steps/s"
-              + (" (no cameras)" if suite.state_only_env else " (rendering)")
-              + (f" | rendering saved states: {timing['frames'] / timing['render_s']:.1f} frames/s"
-                 if timing["render_s"] else ""))
+        print(
+            f"rollout: {timing['steps'] / timing['step_s']:.1f} env steps/s"
+            + (" (no cameras)" if suite.state_only_env else " (rendering)")
+            + (
+                f" | rendering saved states: {timing['frames'] / timing['render_s']:.1f} frames/s"
+                if timing["render_s"]
+                else ""
+            )
+        )
     short = [t.name for t in tasks if kept[t.task_id] < args.episodes]
     if short:
-        print(f"note: fewer than {args.episodes} demos for {', '.join(short)} after {max_attempts} attempts",
-              file=sys.stderr)
+        print(
+            f"note: fewer than {args.episodes} demos for {', '.join(short)} after {max_attempts} attempts",
+            file=sys.stderr,
+        )
     print(f"demos: {out}")
     return 0
 

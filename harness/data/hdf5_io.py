@@ -16,6 +16,7 @@ Layout (the official LIBERO datasets use the same names, so their files load wit
 Action-free clips (for latent-action pretraining) use the same file layout with ``clip_<i>`` groups that
 hold ``obs/...`` and no ``actions``.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,8 +70,9 @@ def _read_tree(group: Any) -> dict[str, Any]:
 class DemoWriter:
     """Appends demos to an HDF5 file (creating it with file-level attributes); safe to reopen and extend."""
 
-    def __init__(self, path: Path, instruction: str, env_args: dict[str, Any], bddl_file: str | None = None,
-                 prefix: str = "demo"):
+    def __init__(
+        self, path: Path, instruction: str, env_args: dict[str, Any], bddl_file: str | None = None, prefix: str = "demo"
+    ):
         self.path, self.prefix = Path(path), prefix
         h5py = _h5py()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,7 +126,9 @@ class DemoFile:
     names: list[str]
 
 
-def open_demo_file(path: Path, require_actions: bool = True, obs_keys: tuple[str, ...] = ("agentview_rgb",)) -> DemoFile:
+def open_demo_file(
+    path: Path, require_actions: bool = True, obs_keys: tuple[str, ...] = ("agentview_rgb",)
+) -> DemoFile:
     """Validate a LIBERO/robomimic-style file; a foreign or corrupt file raises one HarnessError naming the gap."""
     path = Path(path)
     if not path.is_file():
@@ -171,9 +175,15 @@ def read_demo(path: Path, name: str, obs_keys: tuple[str, ...] | None = None) ->
         keys = obs_keys if obs_keys is not None else tuple(obs_group.keys())
         obs = {k: obs_group[k][()] for k in keys}
         get = lambda k: g[k][()] if k in g else None  # noqa: E731
-        return Demo(obs=obs, actions=get("actions"), states=get("states"), rewards=get("rewards"),
-                    dones=get("dones"), datagen=_read_tree(g["datagen_info"]) if "datagen_info" in g else {},
-                    attrs=dict(g.attrs))
+        return Demo(
+            obs=obs,
+            actions=get("actions"),
+            states=get("states"),
+            rewards=get("rewards"),
+            dones=get("dones"),
+            datagen=_read_tree(g["datagen_info"]) if "datagen_info" in g else {},
+            attrs=dict(g.attrs),
+        )
 
 
 def iter_demos(path: Path, obs_keys: tuple[str, ...] | None = None, require_actions: bool = True) -> Iterator[Demo]:

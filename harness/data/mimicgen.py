@@ -15,6 +15,7 @@ Segments for pick-and-place goals ("in"/"on" obj target): grasp (reference: the 
 is lifted 3 cm) and place (reference: the target, or the object that owns the target region; ends when the
 goal predicate first holds).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -120,16 +121,16 @@ class MimicGenPolicy:
         self._queue = []
 
     def _plan_segment(self, seg: Segment, obs: Obs, current: np.ndarray) -> None:
-        eef_src = self.source.datagen["eef_pose"][seg.start:seg.end]
+        eef_src = self.source.datagen["eef_pose"][seg.start : seg.end]
         if seg.ref is not None and seg.ref in obs["privileged"]["objects"]:
             obj_src = self.source.datagen["object_poses"][seg.ref][seg.start]
             obj_new = pose7_to_matrix(obs["privileged"]["objects"][seg.ref], self.quat_order)
             targets = transform_segment(eef_src, obj_src, obj_new)
         else:
             targets = eef_src
-        grip = self.source.datagen["gripper_action"][seg.start:seg.end, 0]
+        grip = self.source.datagen["gripper_action"][seg.start : seg.end, 0]
         lead = interpolate_poses(current, targets[0], INTERP_STEPS)
-        self._queue = [(p, float(grip[0])) for p in lead] + list(zip(targets, grip.astype(float)))
+        self._queue = [(p, float(grip[0])) for p in lead] + list(zip(targets, grip.astype(float), strict=True))
 
     def act(self, obs: Obs) -> np.ndarray:
         """float32 [1, 7]: delta end-effector action toward the next transformed pose, source gripper command."""
@@ -140,7 +141,9 @@ class MimicGenPolicy:
         if not self._queue and self._segments:
             self._plan_segment(self._segments.pop(0), obs, current)
         if not self._queue:
-            return np.concatenate([np.zeros(6), [float(self.source.datagen["gripper_action"][-1, 0])]])[None].astype(np.float32)
+            return np.concatenate([np.zeros(6), [float(self.source.datagen["gripper_action"][-1, 0])]])[None].astype(
+                np.float32
+            )
         target, grip = self._queue.pop(0)
         delta = pose_to_delta_action(current, target) + self.rng.normal(0.0, self.noise, 6)
         return np.concatenate([np.clip(delta, -1, 1), [grip]])[None].astype(np.float32)

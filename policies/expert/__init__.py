@@ -3,6 +3,7 @@
 Experts read simulator poses from ``obs["privileged"]`` (which learned policies ignore) and are
 registered as a policy so the harness reports their success like any other policy's.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -7,6 +7,7 @@ OSC_POSE delta actions (1.0 = 5 cm); orientation is held (zero rotation deltas).
 Goals the expert cannot script (articulated ``Open``/``Close``/``Turnon``) are skipped: the task is
 then not solved by the expert and is documented as such.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -105,8 +106,11 @@ class LiberoExpert:
         action[:3] = np.clip(err * POS_GAIN, -1.0, 1.0)
         action[6] = wp.grip
         self._history.append(ee.copy())
-        blocked = (wp.stop_when_blocked and len(self._history) > STALL_STEPS
-                   and np.linalg.norm(self._history[-1] - self._history[-1 - STALL_STEPS]) < STALL_EPS)
+        blocked = (
+            wp.stop_when_blocked
+            and len(self._history) > STALL_STEPS
+            and np.linalg.norm(self._history[-1] - self._history[-1 - STALL_STEPS]) < STALL_EPS
+        )
         arrived = np.linalg.norm(err) < wp.tol or wp.tol >= 1.0 or blocked
         if arrived or len(self._history) > WAYPOINT_TIMEOUT:
             if arrived and self._wait < wp.wait:

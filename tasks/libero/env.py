@@ -4,6 +4,7 @@ Protocol (the OpenVLA convention): hard reset (scene rebuilt), ``set_init_state(
 then 10 settle steps with a no-op action and the gripper open, then up to ``max_steps`` policy steps.
 The episode ends at the first step whose goal predicates all hold (``success``).
 """
+
 from __future__ import annotations
 
 import os
@@ -113,7 +114,11 @@ class LiberoTaskEnv:
 
     def _obs(self, raw: dict[str, np.ndarray]) -> dict[str, Any]:
         proprio = np.concatenate([raw["robot0_eef_pos"], raw["robot0_eef_quat"], raw["robot0_gripper_qpos"]])
-        images = {"agentview_rgb": raw["agentview_image"], "wrist_rgb": raw["robot0_eye_in_hand_image"]} if self.cameras else {}
+        images = (
+            {"agentview_rgb": raw["agentview_image"], "wrist_rgb": raw["robot0_eye_in_hand_image"]}
+            if self.cameras
+            else {}
+        )
         return {
             **images,
             "proprio": proprio.astype(np.float32),
@@ -154,7 +159,9 @@ class LiberoTaskEnv:
         objects = {
             key[: -len("_pos")]: np.concatenate([raw[key], raw[key[: -len("_pos")] + "_quat"]]).astype(np.float64)
             for key in raw
-            if key.endswith("_pos") and not key.startswith("robot0") and "_to_" not in key
+            if key.endswith("_pos")
+            and not key.startswith("robot0")
+            and "_to_" not in key
             and key[: -len("_pos")] + "_quat" in raw
         }
         data = self._env.sim.data

@@ -1,4 +1,5 @@
 """The five official LIBERO suites (registered in harness.registry.SUITES)."""
+
 from __future__ import annotations
 
 from functools import partial

@@ -6,6 +6,7 @@ from the source (Bridge table stage meshes, some visual meshes) get generated st
 dir that links everything else to the source; nothing is copied into the project. Users with
 ManiSkill's own download (complete data) get no stand-ins at all.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,13 +31,18 @@ STAND_IN_COLOURS = {"eggplant": (0.30, 0.12, 0.38)}
 
 def source_dir() -> Path:
     """Folder holding ``data/`` with SIMPLER's robots and Bridge task data."""
-    candidates = [os.environ.get("SIMPLER_ASSETS"), str(PROJECT_ROOT.parent / "shared" / "assets" / "simpler"),
-                  os.environ.get("MS_ASSET_DIR")]
+    candidates = [
+        os.environ.get("SIMPLER_ASSETS"),
+        str(PROJECT_ROOT.parent / "shared" / "assets" / "simpler"),
+        os.environ.get("MS_ASSET_DIR"),
+    ]
     for c in candidates:
         if c and (Path(c) / BRIDGE).is_dir() and (Path(c) / "data" / "robots" / "widowx").is_dir():
             return Path(c)
-    raise HarnessError("SIMPLER assets not found: set SIMPLER_ASSETS to a folder with data/tasks/"
-                       "bridge_v2_real2sim_dataset and data/robots/widowx (ManiSkill's download works too)")
+    raise HarnessError(
+        "SIMPLER assets not found: set SIMPLER_ASSETS to a folder with data/tasks/"
+        "bridge_v2_real2sim_dataset and data/robots/widowx (ManiSkill's download works too)"
+    )
 
 
 def missing_files(src: Path) -> list[str]:
@@ -57,8 +63,10 @@ def stand_in_notes(models: tuple[str, ...]) -> list[str]:
         if not rel.endswith(".glb") and Path(rel).parent.name not in models:
             continue
         if rel.endswith(".glb"):
-            notes.append(f"STAND-IN {rel}: flat box with its top at z={STAGE_TOP_Z} m in place of the Bridge table "
-                         "mesh (the camera image shows the real table photo via greenscreen; physics uses the box)")
+            notes.append(
+                f"STAND-IN {rel}: flat box with its top at z={STAGE_TOP_Z} m in place of the Bridge table "
+                "mesh (the camera image shows the real table photo via greenscreen; physics uses the box)"
+            )
         else:
             colour = " with a flat colour" if Path(rel).parent.name in STAND_IN_COLOURS else ""
             notes.append(f"STAND-IN {rel}: the object's collision.obj used as its visual mesh{colour}")

@@ -7,6 +7,7 @@ headline metric is success at the end; ``success_once``, grasp and on-target fla
 Actions (7-D, 5 Hz): xyz delta [m] and xyz-Euler delta [rad] of the end-effector target in the robot
 base frame, then the gripper as an absolute target (-1 closed, +1 open).
 """
+
 from __future__ import annotations
 
 import logging
@@ -57,8 +58,14 @@ class SimplerBridgeEnv:
         # built in one process (a later env then shows stale objects); start each env from empty.
         BaseDigitalTwinEnv._objects_to_remove_from_greenscreen = []
         self.spec = spec
-        self._env = gym.make(spec.get("env_id"), num_envs=1, obs_mode="rgb+segmentation", control_mode=CONTROL_MODE,
-                             sim_backend="cpu", render_backend="cpu")
+        self._env = gym.make(
+            spec.get("env_id"),
+            num_envs=1,
+            obs_mode="rgb+segmentation",
+            control_mode=CONTROL_MODE,
+            sim_backend="cpu",
+            render_backend="cpu",
+        )
         self._src_start = np.zeros(3)
 
     @property

@@ -1,4 +1,5 @@
 """``simpler_bridge``: SIMPLER's four WidowX Bridge tasks through ManiSkill3 (registered in SUITES)."""
+
 from __future__ import annotations
 
 import math
@@ -10,14 +11,38 @@ from tasks.suite import SimSuite
 
 # (name, ManiSkill env id, instruction, horizon, scene configurations, models used)
 BRIDGE_TASKS = (
-    ("put_carrot_on_plate", "PutCarrotOnPlateInScene-v1", "put carrot on plate", 60, 24,
-     ("bridge_carrot_generated_modified", "bridge_plate_objaverse_larger")),
-    ("put_spoon_on_towel", "PutSpoonOnTableClothInScene-v1", "put the spoon on the towel", 60, 24,
-     ("bridge_spoon_generated_modified", "table_cloth_generated_shorter")),
-    ("stack_green_block_on_yellow_block", "StackGreenCubeOnYellowCubeBakedTexInScene-v1",
-     "stack the green block on the yellow block", 60, 24, ("baked_green_cube_3cm", "baked_yellow_cube_3cm")),
-    ("put_eggplant_in_basket", "PutEggplantInBasketScene-v1", "put eggplant into yellow basket", 120, 64,
-     ("eggplant",)),
+    (
+        "put_carrot_on_plate",
+        "PutCarrotOnPlateInScene-v1",
+        "put carrot on plate",
+        60,
+        24,
+        ("bridge_carrot_generated_modified", "bridge_plate_objaverse_larger"),
+    ),
+    (
+        "put_spoon_on_towel",
+        "PutSpoonOnTableClothInScene-v1",
+        "put the spoon on the towel",
+        60,
+        24,
+        ("bridge_spoon_generated_modified", "table_cloth_generated_shorter"),
+    ),
+    (
+        "stack_green_block_on_yellow_block",
+        "StackGreenCubeOnYellowCubeBakedTexInScene-v1",
+        "stack the green block on the yellow block",
+        60,
+        24,
+        ("baked_green_cube_3cm", "baked_yellow_cube_3cm"),
+    ),
+    (
+        "put_eggplant_in_basket",
+        "PutEggplantInBasketScene-v1",
+        "put eggplant into yellow basket",
+        120,
+        64,
+        ("eggplant",),
+    ),
 )
 HALF_PI = math.pi / 2
 ACTION_LOW = (-1.0, -1.0, -1.0, -HALF_PI, -HALF_PI, -HALF_PI, -1.0)
@@ -26,9 +51,17 @@ ACTION_HIGH = (1.0, 1.0, 1.0, HALF_PI, HALF_PI, HALF_PI, 1.0)
 
 def _tasks() -> tuple[TaskSpec, ...]:
     return tuple(
-        TaskSpec(suite="simpler_bridge", task_id=i, name=name, instruction=instruction, max_steps=horizon,
-                 num_init_states=n_configs, action_low=ACTION_LOW, action_high=ACTION_HIGH,
-                 extra=(("env_id", env_id), ("video_fps", "5")))
+        TaskSpec(
+            suite="simpler_bridge",
+            task_id=i,
+            name=name,
+            instruction=instruction,
+            max_steps=horizon,
+            num_init_states=n_configs,
+            action_low=ACTION_LOW,
+            action_high=ACTION_HIGH,
+            extra=(("env_id", env_id), ("video_fps", "5")),
+        )
         for i, (name, env_id, instruction, horizon, n_configs, _) in enumerate(BRIDGE_TASKS)
     )
 

@@ -1,4 +1,5 @@
 """The eval CLI end to end on the instant toy suite: determinism, workers, resume, crashes, bad input."""
+
 import json
 import os
 import signal
@@ -18,7 +19,9 @@ def _records(run_dir):
 
 
 def test_same_seed_and_any_worker_count_give_identical_episodes(cli, tmp_path):
-    runs = [cli("harness.eval", *BASE, "--workers", w, "--seed", "3", "--out", str(tmp_path)) for w in ("0", "1", "2", "2")]
+    runs = [
+        cli("harness.eval", *BASE, "--workers", w, "--seed", "3", "--out", str(tmp_path)) for w in ("0", "1", "2", "2")
+    ]
     for proc in runs:
         assert proc.returncode == 0, proc.stderr
     dirs = [run_dir_of(p) for p in runs]
@@ -54,13 +57,38 @@ def test_crashing_worker_is_recorded_and_replaced(cli, tmp_path):
 
 
 def test_resume_after_sigkill_equals_uninterrupted_run(cli, tmp_path):
-    full = cli("harness.eval", *BASE, "--episodes-per-task", "6", "--workers", "1", "--out", str(tmp_path / "a"),
-               env={"TOY_STEP_SLEEP": "0"})
+    full = cli(
+        "harness.eval",
+        *BASE,
+        "--episodes-per-task",
+        "6",
+        "--workers",
+        "1",
+        "--out",
+        str(tmp_path / "a"),
+        env={"TOY_STEP_SLEEP": "0"},
+    )
     reference = run_dir_of(full)
     env = {**os.environ, "HARNESS_PLUGINS": "tests.plugins", "TOY_STEP_SLEEP": "0.01"}
-    proc = subprocess.Popen([sys.executable, "-m", "harness.eval", *BASE, "--episodes-per-task", "6", "--workers", "1",
-                             "--out", str(tmp_path / "b")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.eval",
+            *BASE,
+            "--episodes-per-task",
+            "6",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "b"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     runs = tmp_path / "b" / "toy_reach"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -80,14 +108,17 @@ def test_resume_after_sigkill_equals_uninterrupted_run(cli, tmp_path):
     assert (run_dir / "summary.json").read_text() == (reference / "summary.json").read_text()
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--suite", "nope"], "unknown suite 'nope'"),
-    (["--suite", "toy_reach", "--tasks", "9"], "out of range"),
-    (["--suite", "toy_reach", "--policy", "nope"], "unknown policy 'nope'"),
-    (["--suite", "toy_reach", "--planner", "nope"], "unknown planner 'nope'"),
-    (["--suite", "toy_reach", "--policy", "replay", "--checkpoint", "/nonexistent/x.npz"], "not found"),
-    (["--resume", "/nonexistent/run"], "run dir not found"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--suite", "nope"], "unknown suite 'nope'"),
+        (["--suite", "toy_reach", "--tasks", "9"], "out of range"),
+        (["--suite", "toy_reach", "--policy", "nope"], "unknown policy 'nope'"),
+        (["--suite", "toy_reach", "--planner", "nope"], "unknown planner 'nope'"),
+        (["--suite", "toy_reach", "--policy", "replay", "--checkpoint", "/nonexistent/x.npz"], "not found"),
+        (["--resume", "/nonexistent/run"], "run dir not found"),
+    ],
+)
 def test_bad_input_is_one_line_and_nonzero(cli, tmp_path, args, message):
     proc = cli("harness.eval", *args, "--out", str(tmp_path))
     assert proc.returncode == 2

@@ -1,4 +1,5 @@
 """The LIBERO scripted expert solves real tasks (render-free env for speed; few init states)."""
+
 import pytest
 
 from harness.episode import run_episode
@@ -8,8 +9,13 @@ from harness.registry import PLANNERS, POLICIES, SUITES
 pytestmark = pytest.mark.sim
 
 
-@pytest.mark.parametrize("suite_name,task", [("libero_object", "pick_up_the_alphabet_soup_and_place_it_in_the_basket"),
-                                             ("libero_object", "pick_up_the_salad_dressing_and_place_it_in_the_basket")])
+@pytest.mark.parametrize(
+    "suite_name,task",
+    [
+        ("libero_object", "pick_up_the_alphabet_soup_and_place_it_in_the_basket"),
+        ("libero_object", "pick_up_the_salad_dressing_and_place_it_in_the_basket"),
+    ],
+)
 def test_expert_succeeds(suite_name, task):
     from tasks.libero.env import LiberoTaskEnv
 

@@ -1,4 +1,5 @@
 """Demo generation end to end on a real LIBERO task: expert demos, resume, MimicGen from them, bad inputs."""
+
 import json
 
 import h5py
@@ -20,7 +21,9 @@ def test_generate_resume_and_mimicgen(cli, tmp_path):
     assert meta.names == ["demo_0"] and meta.instruction.startswith("pick up the alphabet soup")
     with h5py.File(out) as f:
         g = f["data/demo_0"]
-        assert g["obs/agentview_rgb"].shape[1:] == (128, 128, 3) and g["obs/eye_in_hand_rgb"].shape[0] == len(g["actions"])
+        assert g["obs/agentview_rgb"].shape[1:] == (128, 128, 3) and g["obs/eye_in_hand_rgb"].shape[0] == len(
+            g["actions"]
+        )
         assert g["datagen_info/subtask_term_signals/goal_0"][-1] == 1 and g["rewards"][-1] == 1
     attempts = (tmp_path / "src.hdf5.attempts.jsonl").read_text().splitlines()
     again = cli("harness.data.generate", *ARGS, "--episodes", "1", "--out", str(out))
@@ -31,8 +34,23 @@ def test_generate_resume_and_mimicgen(cli, tmp_path):
     assert len(ds) == json.loads(attempts[0])["steps"]
 
     mg = tmp_path / "mg.hdf5"
-    proc = cli("harness.data.generate", *ARGS, "--episodes", "1", "--max-attempts", "3", "--mimicgen",
-               "--sources", str(out), "--seed", "1", "--first-init", "1", "--out", str(mg))
+    proc = cli(
+        "harness.data.generate",
+        *ARGS,
+        "--episodes",
+        "1",
+        "--max-attempts",
+        "3",
+        "--mimicgen",
+        "--sources",
+        str(out),
+        "--seed",
+        "1",
+        "--first-init",
+        "1",
+        "--out",
+        str(mg),
+    )
     assert proc.returncode == 0, proc.stderr
     log = [json.loads(x) for x in (tmp_path / "mg.hdf5.attempts.jsonl").read_text().splitlines()]
     assert log[0]["init_index"] == 1 and any(r["success"] for r in log)  # a new init state, solved

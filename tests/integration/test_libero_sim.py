@@ -1,4 +1,5 @@
 """Real LIBERO (robosuite 1.4 / MuJoCo) envs: build, step, render, success logic, determinism."""
+
 import json
 
 import numpy as np
@@ -20,12 +21,19 @@ def drawer_env():
 
 
 def test_suites_list_official_tasks():
-    counts = {name: len(SUITES.build(name).tasks()) for name in
-              ("libero_spatial", "libero_object", "libero_goal", "libero_long", "libero_90")}
+    counts = {
+        name: len(SUITES.build(name).tasks())
+        for name in ("libero_spatial", "libero_object", "libero_goal", "libero_long", "libero_90")
+    }
     assert counts == {"libero_spatial": 10, "libero_object": 10, "libero_goal": 10, "libero_long": 10, "libero_90": 90}
     limits = {name: SUITES.build(name).tasks()[0].max_steps for name in counts}
-    assert limits == {"libero_spatial": 220, "libero_object": 280, "libero_goal": 300, "libero_long": 520,
-                      "libero_90": 400}
+    assert limits == {
+        "libero_spatial": 220,
+        "libero_object": 280,
+        "libero_goal": 300,
+        "libero_long": 520,
+        "libero_90": 400,
+    }
     assert SUITES.build("libero_10").name == "libero_long"  # alias of the same suite
     assert SUITES.build("libero_10").tasks() == SUITES.build("libero_long").tasks()
 
@@ -57,12 +65,29 @@ def test_fixed_init_states_are_used_and_reproducible(drawer_env):
 
 
 def test_cli_runs_are_identical_for_same_seed_and_1_vs_2_workers(cli, tmp_path):
-    args = ["--suite", "libero_object", "--tasks", "0", "--episodes-per-task", "2", "--max-steps", "4",
-            "--policy", "random", "--videos", "1", "--no-progress", "--seed", "11"]
+    args = [
+        "--suite",
+        "libero_object",
+        "--tasks",
+        "0",
+        "--episodes-per-task",
+        "2",
+        "--max-steps",
+        "4",
+        "--policy",
+        "random",
+        "--videos",
+        "1",
+        "--no-progress",
+        "--seed",
+        "11",
+    ]
     one = cli("harness.eval", *args, "--workers", "1", "--out", str(tmp_path))
     two = cli("harness.eval", *args, "--workers", "2", "--out", str(tmp_path))
     assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
-    recs = [comparable([json.loads(x) for x in (run_dir_of(p) / "episodes.jsonl").read_text().splitlines()])
-            for p in (one, two)]
+    recs = [
+        comparable([json.loads(x) for x in (run_dir_of(p) / "episodes.jsonl").read_text().splitlines()])
+        for p in (one, two)
+    ]
     assert recs[0] == recs[1] and len(recs[0]) == 2 and all(r["steps"] == 4 and r["error"] is None for r in recs[0])
     assert (run_dir_of(one) / "videos" / "task00_ep000.mp4").stat().st_size > 1000

@@ -1,4 +1,5 @@
 """Real SIMPLER Bridge envs (ManiSkill3 CPU, SAPIEN + lavapipe): build, step, render, success logic."""
+
 import json
 
 import numpy as np
@@ -21,8 +22,12 @@ def carrot_env():
 
 def test_suite_lists_the_four_bridge_tasks_with_stand_in_notes():
     suite = SUITES.build("simpler_bridge")
-    assert [t.name for t in suite.tasks()] == ["put_carrot_on_plate", "put_spoon_on_towel",
-                                               "stack_green_block_on_yellow_block", "put_eggplant_in_basket"]
+    assert [t.name for t in suite.tasks()] == [
+        "put_carrot_on_plate",
+        "put_spoon_on_towel",
+        "stack_green_block_on_yellow_block",
+        "put_eggplant_in_basket",
+    ]
     assert [t.max_steps for t in suite.tasks()] == [60, 60, 60, 120]
     notes = suite.asset_notes()
     assert any("bridge_table_1_v1.glb" in n and "STAND-IN" in n for n in notes)  # missing from shared data
@@ -61,13 +66,27 @@ def test_scene_configurations_are_fixed_and_reproducible(carrot_env):
 
 
 def test_cli_identical_for_1_and_2_workers(cli, tmp_path):
-    args = ["--suite", "simpler_bridge", "--tasks", "0", "--episodes-per-task", "2", "--max-steps", "5",
-            "--videos", "1", "--no-progress", "--seed", "2"]
+    args = [
+        "--suite",
+        "simpler_bridge",
+        "--tasks",
+        "0",
+        "--episodes-per-task",
+        "2",
+        "--max-steps",
+        "5",
+        "--videos",
+        "1",
+        "--no-progress",
+        "--seed",
+        "2",
+    ]
     runs = [cli("harness.eval", *args, "--workers", w, "--out", str(tmp_path)) for w in ("1", "2")]
     for p in runs:
         assert p.returncode == 0, p.stderr
-    recs = [comparable([json.loads(x) for x in (run_dir_of(p) / "episodes.jsonl").read_text().splitlines()])
-            for p in runs]
+    recs = [
+        comparable([json.loads(x) for x in (run_dir_of(p) / "episodes.jsonl").read_text().splitlines()]) for p in runs
+    ]
     assert recs[0] == recs[1] and all(r["error"] is None and r["steps"] == 5 for r in recs[0])
     manifest = json.loads((run_dir_of(runs[0]) / "manifest.json").read_text())
     assert any("STAND-IN" in n for n in manifest["asset_notes"])

@@ -1,4 +1,5 @@
 """HDF5 demo I/O (our writer and an official-LIBERO-style file made here) and the chunking dataset."""
+
 import json
 
 import h5py
@@ -12,15 +13,31 @@ from harness.errors import HarnessError
 
 def _demo(T, seed, with_datagen=True):
     rng = np.random.default_rng(seed)
-    obs = {"agentview_rgb": rng.integers(0, 255, (T, 8, 8, 3), dtype=np.uint8),
-           "eye_in_hand_rgb": rng.integers(0, 255, (T, 8, 8, 3), dtype=np.uint8),
-           "ee_states": rng.normal(size=(T, 6)), "gripper_states": rng.normal(size=(T, 2)),
-           "joint_states": rng.normal(size=(T, 7))}
-    datagen = {"eef_pose": np.tile(np.eye(4), (T, 1, 1)), "object_poses": {"soup_1": np.tile(np.eye(4), (T, 1, 1))},
-               "subtask_term_signals": {"grasp": (np.arange(T) > T // 2).astype(np.int64)}} if with_datagen else {}
-    return Demo(obs=obs, actions=rng.uniform(-1, 1, (T, 7)), states=rng.normal(size=(T, 12)),
-                rewards=np.zeros(T, np.uint8), dones=(np.arange(T) == T - 1).astype(np.uint8), datagen=datagen,
-                attrs={"init_index": seed, "seed": seed})
+    obs = {
+        "agentview_rgb": rng.integers(0, 255, (T, 8, 8, 3), dtype=np.uint8),
+        "eye_in_hand_rgb": rng.integers(0, 255, (T, 8, 8, 3), dtype=np.uint8),
+        "ee_states": rng.normal(size=(T, 6)),
+        "gripper_states": rng.normal(size=(T, 2)),
+        "joint_states": rng.normal(size=(T, 7)),
+    }
+    datagen = (
+        {
+            "eef_pose": np.tile(np.eye(4), (T, 1, 1)),
+            "object_poses": {"soup_1": np.tile(np.eye(4), (T, 1, 1))},
+            "subtask_term_signals": {"grasp": (np.arange(T) > T // 2).astype(np.int64)},
+        }
+        if with_datagen
+        else {}
+    )
+    return Demo(
+        obs=obs,
+        actions=rng.uniform(-1, 1, (T, 7)),
+        states=rng.normal(size=(T, 12)),
+        rewards=np.zeros(T, np.uint8),
+        dones=(np.arange(T) == T - 1).astype(np.uint8),
+        datagen=datagen,
+        attrs={"init_index": seed, "seed": seed},
+    )
 
 
 def test_roundtrip_same_arrays(tmp_path):
@@ -32,7 +49,7 @@ def test_roundtrip_same_arrays(tmp_path):
     assert writer.existing() == ["demo_0", "demo_1"]
     meta = open_demo_file(path)
     assert meta.instruction == "put the soup in the basket" and meta.env_args["suite"] == "libero_object"
-    for original, loaded in zip(demos, iter_demos(path)):
+    for original, loaded in zip(demos, iter_demos(path), strict=True):
         assert np.array_equal(original.actions, loaded.actions) and np.array_equal(original.states, loaded.states)
         for k in original.obs:
             assert np.array_equal(original.obs[k], loaded.obs[k])
@@ -47,10 +64,20 @@ def test_file_laid_out_like_official_libero_demos_loads(tmp_path):
     path = tmp_path / "KITCHEN_SCENE3_turn_on_the_stove_demo.hdf5"
     with h5py.File(path, "w") as f:
         data = f.create_group("data")
-        data.attrs["problem_info"] = json.dumps({"problem_name": "libero_kitchen_tabletop_manipulation",
-                                                 "domain_name": "robosuite", "language_instruction": "turn on the stove"})
-        data.attrs["env_args"] = json.dumps({"type": 1, "env_name": "Libero_Kitchen_Tabletop_Manipulation",
-                                             "env_kwargs": {"controller_configs": {"type": "OSC_POSE"}}})
+        data.attrs["problem_info"] = json.dumps(
+            {
+                "problem_name": "libero_kitchen_tabletop_manipulation",
+                "domain_name": "robosuite",
+                "language_instruction": "turn on the stove",
+            }
+        )
+        data.attrs["env_args"] = json.dumps(
+            {
+                "type": 1,
+                "env_name": "Libero_Kitchen_Tabletop_Manipulation",
+                "env_kwargs": {"controller_configs": {"type": "OSC_POSE"}},
+            }
+        )
         data.attrs["bddl_file_name"] = "chiliocosm/bddl_files/KITCHEN_SCENE3_turn_on_the_stove.bddl"
         data.attrs["macros_image_convention"] = "opengl"
         for i in range(3):
@@ -65,24 +92,34 @@ def test_file_laid_out_like_official_libero_demos_loads(tmp_path):
             g.create_dataset("dones", data=np.zeros(T, np.uint8))
             g.create_dataset("robot_states", data=np.zeros((T, 9)))
             obs = g.create_group("obs")
-            for key, shape in (("agentview_rgb", (128, 128, 3)), ("eye_in_hand_rgb", (128, 128, 3)),
-                               ("ee_ori", (3,)), ("ee_pos", (3,)), ("ee_states", (6,)), ("gripper_states", (2,)),
-                               ("joint_states", (7,))):
+            for key, shape in (
+                ("agentview_rgb", (128, 128, 3)),
+                ("eye_in_hand_rgb", (128, 128, 3)),
+                ("ee_ori", (3,)),
+                ("ee_pos", (3,)),
+                ("ee_states", (6,)),
+                ("gripper_states", (2,)),
+                ("joint_states", (7,)),
+            ):
                 obs.create_dataset(key, data=np.zeros((T, *shape), np.uint8 if key.endswith("rgb") else np.float64))
     meta = open_demo_file(path)
     assert meta.instruction == "turn on the stove" and meta.names == ["demo_0", "demo_1", "demo_2"]
     demo = read_demo(path, "demo_2")
     assert demo.actions.shape == (6, 7) and demo.obs["eye_in_hand_rgb"].shape == (6, 128, 128, 3)
-    ds = DemoChunkDataset([path], split="all", obs_horizon=2, action_horizon=4, image_keys=("agentview_rgb",
-                          "eye_in_hand_rgb"))
+    ds = DemoChunkDataset(
+        [path], split="all", obs_horizon=2, action_horizon=4, image_keys=("agentview_rgb", "eye_in_hand_rgb")
+    )
     assert len(ds) == 4 + 5 + 6 and ds[0]["images"].shape == (2, 2, 128, 128, 3)
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda f: f.create_group("other"), "missing group 'data'"),
-    (lambda f: f.create_group("data"), "holds no demos"),
-    (lambda f: f.create_group("data/demo_0/obs"), "data/demo_0 is missing actions, obs/agentview_rgb"),
-])
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda f: f.create_group("other"), "missing group 'data'"),
+        (lambda f: f.create_group("data"), "holds no demos"),
+        (lambda f: f.create_group("data/demo_0/obs"), "data/demo_0 is missing actions, obs/agentview_rgb"),
+    ],
+)
 def test_foreign_files_give_one_clear_error(tmp_path, make, message):
     path = tmp_path / "x.hdf5"
     with h5py.File(path, "w") as f:
@@ -118,8 +155,7 @@ def test_chunking_shapes_padding_and_normalisation(tmp_path):
     for i in range(10):
         writer.append(_demo(6, i))
     train = DemoChunkDataset([path], "train", obs_horizon=2, action_horizon=4, val_fraction=0.2, seed=0)
-    val = DemoChunkDataset([path], "val", obs_horizon=2, action_horizon=4, val_fraction=0.2, seed=0,
-                           stats=train.stats)
+    val = DemoChunkDataset([path], "val", obs_horizon=2, action_horizon=4, val_fraction=0.2, seed=0, stats=train.stats)
     assert len(train) == 8 * 6 and len(val) == 2 * 6
     item = train[5]  # last step of the first episode: 3 padded future actions
     assert item["images"].shape == (2, 1, 8, 8, 3) and item["proprio"].shape == (2, 6)

@@ -44,8 +44,9 @@ def test_out_of_range_actions_are_clipped_and_counted(toy):
     suite, task, ep = toy
     rec = run_episode(suite.make_env(task), POLICIES.build("faulty_range"), PLANNERS.build("direct"), ep, 7, True)
     assert rec["error"] is None and rec["steps"] == 7 and rec["clipped_steps"] == 7
-    rec = run_episode(suite.make_env(task), POLICIES.build("faulty_range"), PLANNERS.build("direct"), ep, 7, True,
-                      out_of_range="fail")
+    rec = run_episode(
+        suite.make_env(task), POLICIES.build("faulty_range"), PLANNERS.build("direct"), ep, 7, True, out_of_range="fail"
+    )
     assert "out-of-range" in rec["error"] and rec["success"] is False
 
 
@@ -60,8 +61,10 @@ def test_success_once_vs_at_end_and_partial_metrics(toy):
         assert r["metrics"]["moved_once"] is True
         if r["success"]:
             assert r["steps"] <= 40 and r["success_at_end"]  # stopped at the first success
-    no_stop = [run_episode(env, POLICIES.build("greedy"), PLANNERS.build("direct"), ep, 40, False,
-                           headline="success_at_end") for ep in eps]
+    no_stop = [
+        run_episode(env, POLICIES.build("greedy"), PLANNERS.build("direct"), ep, 40, False, headline="success_at_end")
+        for ep in eps
+    ]
     assert all(r["steps"] == 40 for r in no_stop)
 
 

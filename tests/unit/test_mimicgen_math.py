@@ -4,8 +4,7 @@ from scipy.spatial.transform import Rotation
 
 from harness.data.collect import pose7_to_matrix
 from harness.data.hdf5_io import Demo
-from harness.data.mimicgen import (interpolate_poses, owner_of, pose_to_delta_action, segment_demo,
-                                   transform_segment)
+from harness.data.mimicgen import interpolate_poses, owner_of, pose_to_delta_action, segment_demo, transform_segment
 
 
 def _T(xyz, yaw_deg=0.0):
@@ -62,9 +61,15 @@ def test_segment_demo_from_lift_and_goal_signals():
     obj = np.tile(np.eye(4), (T, 1, 1))
     obj[:, 2, 3] = z
     signal = (np.arange(T) >= 24).astype(int)
-    demo = Demo(obs={}, actions=np.zeros((T, 7)), datagen={
-        "object_poses": {"soup_1": obj, "basket_1": np.tile(np.eye(4), (T, 1, 1))},
-        "subtask_term_signals": {"goal_0": signal}, "eef_pose": np.tile(np.eye(4), (T, 1, 1)),
-        "gripper_action": np.zeros((T, 1))})
+    demo = Demo(
+        obs={},
+        actions=np.zeros((T, 7)),
+        datagen={
+            "object_poses": {"soup_1": obj, "basket_1": np.tile(np.eye(4), (T, 1, 1))},
+            "subtask_term_signals": {"goal_0": signal},
+            "eef_pose": np.tile(np.eye(4), (T, 1, 1)),
+            "gripper_action": np.zeros((T, 1)),
+        },
+    )
     segs = segment_demo(demo, [("in", "soup_1", "basket_1_contain_region")])
     assert [(s.start, s.end, s.ref) for s in segs] == [(0, 12, "soup_1"), (12, 25, "basket_1"), (25, 30, None)]

@@ -1,4 +1,5 @@
 """Contract tests over every registered policy (built-in and test plugins)."""
+
 import numpy as np
 import pytest
 

@@ -23,28 +23,72 @@ def test_unknown_name_lists_choices():
 def test_builtin_components_are_registered():
     assert {"random", "noop", "replay"} <= set(POLICIES.names())
     assert "direct" in PLANNERS.names()
-    assert {"libero_spatial", "libero_object", "libero_goal", "libero_long", "libero_10", "libero_90",
-            "simpler_bridge"} <= set(SUITES.names())
+    assert {
+        "libero_spatial",
+        "libero_object",
+        "libero_goal",
+        "libero_long",
+        "libero_10",
+        "libero_90",
+        "simpler_bridge",
+    } <= set(SUITES.names())
 
 
 def test_parse_all_documented_flags():
-    cfg, given = parse_eval_args([
-        "--suite", "libero_goal", "--tasks", "0,put_the_bowl_on_the_stove", "--episodes-per-task", "3",
-        "--policy", "noop", "--checkpoint", "ck", "--planner", "direct", "--workers", "2", "--seed", "7",
-        "--max-steps", "9", "--videos", "0", "--out", "o", "--resume", "r",
-    ])
-    assert cfg == EvalConfig(suite="libero_goal", tasks="0,put_the_bowl_on_the_stove", episodes_per_task=3,
-                             policy="noop", checkpoint="ck", planner="direct", workers=2, seed=7, max_steps=9,
-                             videos=0, out="o", resume="r")
+    cfg, given = parse_eval_args(
+        [
+            "--suite",
+            "libero_goal",
+            "--tasks",
+            "0,put_the_bowl_on_the_stove",
+            "--episodes-per-task",
+            "3",
+            "--policy",
+            "noop",
+            "--checkpoint",
+            "ck",
+            "--planner",
+            "direct",
+            "--workers",
+            "2",
+            "--seed",
+            "7",
+            "--max-steps",
+            "9",
+            "--videos",
+            "0",
+            "--out",
+            "o",
+            "--resume",
+            "r",
+        ]
+    )
+    assert cfg == EvalConfig(
+        suite="libero_goal",
+        tasks="0,put_the_bowl_on_the_stove",
+        episodes_per_task=3,
+        policy="noop",
+        checkpoint="ck",
+        planner="direct",
+        workers=2,
+        seed=7,
+        max_steps=9,
+        videos=0,
+        out="o",
+        resume="r",
+    )
     assert {"suite", "workers", "resume"} <= given and "out_of_range" not in given
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--episodes-per-task", "0"], "--episodes-per-task must be >= 1"),
-    (["--workers", "-1"], "--workers must be >= 0"),
-    (["--max-steps", "0"], "--max-steps must be >= 1"),
-    (["--out-of-range", "ignore"], "--out-of-range must be clip or fail"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--episodes-per-task", "0"], "--episodes-per-task must be >= 1"),
+        (["--workers", "-1"], "--workers must be >= 0"),
+        (["--max-steps", "0"], "--max-steps must be >= 1"),
+        (["--out-of-range", "ignore"], "--out-of-range must be clip or fail"),
+    ],
+)
 def test_bad_values_raise_one_line_errors(args, message):
     with pytest.raises(HarnessError, match=message):
         parse_eval_args(args)

@@ -12,9 +12,20 @@ def _summary(counts, suite="toy_reach"):
     records, index = [], 0
     for tid, (s, n) in counts.items():
         for i in range(n):
-            records.append({"index": index, "key": f"{tid}:{i}", "task_id": tid, "task": f"reach_{tid}",
-                            "success": i < s, "success_once": i < s, "success_at_end": i < s, "steps": 5,
-                            "error": None, "metrics": {}})
+            records.append(
+                {
+                    "index": index,
+                    "key": f"{tid}:{i}",
+                    "task_id": tid,
+                    "task": f"reach_{tid}",
+                    "success": i < s,
+                    "success_once": i < s,
+                    "success_at_end": i < s,
+                    "steps": 5,
+                    "error": None,
+                    "metrics": {},
+                }
+            )
             index += 1
     return summarize(records, suite, "success_once", expected=len(records))
 

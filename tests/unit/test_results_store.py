@@ -8,9 +8,19 @@ from harness.results import RunStore, summarize
 
 
 def _rec(index, task_id, success, steps=10, error=None, metrics=None):
-    return {"index": index, "key": f"{task_id}:{index}", "task_id": task_id, "task": f"t{task_id}",
-            "success": success, "success_once": success, "success_at_end": success, "steps": steps,
-            "error": error, "clipped_steps": 0, "metrics": metrics or {}}
+    return {
+        "index": index,
+        "key": f"{task_id}:{index}",
+        "task_id": task_id,
+        "task": f"t{task_id}",
+        "success": success,
+        "success_once": success,
+        "success_at_end": success,
+        "steps": steps,
+        "error": error,
+        "clipped_steps": 0,
+        "metrics": metrics or {},
+    }
 
 
 def test_create_writes_manifest_and_never_reuses_a_dir(tmp_path):
@@ -57,8 +67,12 @@ def test_corrupt_middle_line_is_refused(tmp_path):
 
 
 def test_summary_counts_errors_as_failures_and_uses_wilson():
-    records = [_rec(0, 0, True), _rec(1, 0, False), _rec(2, 1, False, error="policy: nan"),
-               _rec(3, 1, True, metrics={"grasped_once": True})]
+    records = [
+        _rec(0, 0, True),
+        _rec(1, 0, False),
+        _rec(2, 1, False, error="policy: nan"),
+        _rec(3, 1, True, metrics={"grasped_once": True}),
+    ]
     s = summarize(records, "suite", "success_once", expected=4)
     assert s["complete"] is True
     assert s["overall"]["n"] == 4 and s["overall"]["successes"] == 2 and s["overall"]["errors"] == 1
