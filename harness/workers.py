@@ -107,16 +107,19 @@ def _worker_main(conn: Connection, make_runner: Callable[[], JobRunner], threads
     except HarnessError as exc:
         conn.send(("fatal", str(exc)))
         return
-    conn.send(("ready", os.getpid()))
-    while True:
-        job = conn.recv()
-        if job is None:
-            break
-        try:
-            conn.send(("record", runner.run(job)))
-        except HarnessError as exc:
-            conn.send(("fatal", str(exc)))
-            break
+    try:
+        conn.send(("ready", os.getpid()))
+        while True:
+            job = conn.recv()
+            if job is None:
+                break
+            try:
+                conn.send(("record", runner.run(job)))
+            except HarnessError as exc:
+                conn.send(("fatal", str(exc)))
+                break
+    except (BrokenPipeError, EOFError, ConnectionResetError):
+        pass  # the parent is gone (killed or interrupted): exit quietly, it owns the results
     runner.close()
 
 
