@@ -57,32 +57,12 @@ def test_crashing_worker_is_recorded_and_replaced(cli, tmp_path):
 
 
 def test_resume_after_sigkill_equals_uninterrupted_run(cli, tmp_path):
-    full = cli(
-        "harness.eval",
-        *BASE,
-        "--episodes-per-task",
-        "6",
-        "--workers",
-        "1",
-        "--out",
-        str(tmp_path / "a"),
-        env={"TOY_STEP_SLEEP": "0"},
-    )
+    args = [*BASE, "--episodes-per-task", "6", "--workers", "1"]
+    full = cli("harness.eval", *args, "--out", str(tmp_path / "a"), env={"TOY_STEP_SLEEP": "0"})
     reference = run_dir_of(full)
     env = {**os.environ, "HARNESS_PLUGINS": "tests.plugins", "TOY_STEP_SLEEP": "0.01"}
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "harness.eval",
-            *BASE,
-            "--episodes-per-task",
-            "6",
-            "--workers",
-            "1",
-            "--out",
-            str(tmp_path / "b"),
-        ],
+        [sys.executable, "-m", "harness.eval", *args, "--out", str(tmp_path / "b")],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
