@@ -97,7 +97,7 @@ def _teleport_onto_targets(env) -> None:
     """Put every pick-and-place goal object just above its target (region site or object), at rest."""
     priv = env.obs_from_state(env.get_state())["privileged"]
     sim = env.sim
-    for predicate, obj, target in [g for g in priv["goal"] if g[0] in ("in", "on")]:
+    for _, obj, target in [g for g in priv["goal"] if g[0] in ("in", "on")]:
         spot = priv["sites"][target] if target in priv["sites"] else priv["objects"][target][:3]
         xyzw = priv["objects"][obj][3:]
         sim.data.set_joint_qpos(f"{obj}_joint0", np.r_[spot[:2], spot[2] + 0.06, xyzw[3], xyzw[:3]])
@@ -105,8 +105,9 @@ def _teleport_onto_targets(env) -> None:
     sim.forward()
 
 
-@pytest.mark.parametrize("suite_name,task", [("libero_spatial", 0), ("libero_object", 1), ("libero_long", 0),
-                                             ("libero_90", 9)])
+@pytest.mark.parametrize(
+    "suite_name,task", [("libero_spatial", 0), ("libero_object", 1), ("libero_long", 0), ("libero_90", 9)]
+)
 def test_each_suite_builds_steps_and_detects_a_goal_state(suite_name, task):
     from tasks.libero.env import LiberoTaskEnv
 
