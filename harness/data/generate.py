@@ -141,6 +141,7 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     p.add_argument("--mimicgen", action="store_true", help="generate with MimicGen from --sources demos")
     p.add_argument("--sources", default=None, help="source demo HDF5 for --mimicgen")
     p.add_argument("--noise", type=float, default=0.05, help="MimicGen action noise std (action units)")
+    p.add_argument("--action-free", action="store_true", help="write clip_i groups (frames + instruction, no actions)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     if args.episodes < 1 or args.workers < 0 or args.image_size < 16:
@@ -186,7 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     instruction = tasks[0].instruction if len(tasks) == 1 else "; ".join(t.instruction for t in tasks)
     writer = DemoWriter(
-        out, instruction, {"suite": suite.name, "tasks": [t.name for t in tasks], "generator": ctx.policy}
+        out,
+        instruction,
+        {"suite": suite.name, "tasks": [t.name for t in tasks], "generator": ctx.policy},
+        prefix="clip" if args.action_free else "demo",
     )
     log = read_jsonl(log_path, repair=True)
     done = {(r["task_id"], r["attempt"]) for r in log}
@@ -236,7 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tid = r["task_id"]
                 tried[tid] += 1
                 keep = r["success"] and kept[tid] < args.episodes and r["demo"] is not None
-                name = writer.append(r["demo"], f"demo_{sum(kept.values())}") if keep else None
+                if keep and args.action_free:  # latent-action pretraining data: frames + instruction only
+                    r["demo"].actions = r["demo"].states = r["demo"].datagen = None
+                name = writer.append(r["demo"], f"{writer.prefix}_{sum(kept.values())}") if keep else None
                 if keep:
                     kept[tid] += 1
                     bar.update(1)

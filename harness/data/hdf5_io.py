@@ -105,7 +105,7 @@ class DemoWriter:
                 if value is not None:
                     g.create_dataset(key, data=np.asarray(value))
             _write_tree(g.create_group("obs"), demo.obs)
-            if demo.datagen:
+            if demo.datagen:  # None or {} for action-free clips
                 _write_tree(g.create_group("datagen_info"), demo.datagen)
             g.attrs["num_samples"] = demo.length
             for key, value in demo.attrs.items():

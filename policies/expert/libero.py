@@ -19,7 +19,8 @@ from harness.protocols import EpisodeSpec, Obs
 POS_GAIN = 12.0  # action per metre of position error (1.0 action = 5 cm OSC step)
 HOVER = 0.12  # m above the object before descending
 CARRY_ABOVE = 0.22  # carry height above the higher of object and target
-RIM_INSET = 0.012  # m inside the outer radius where a bowl's rim is grasped
+RIM_INSET = 0.012  # m inside the outer radius where a bowl's or mug's rim is grasped
+RIM_OBJECTS = ("bowl", "mug")  # open containers: grasped by the rim, not the (hollow) centre
 TOL = 0.012  # m: waypoint reached
 GRIP_STEPS = 12  # steps to wait while the gripper closes / opens
 STALL_STEPS, STALL_EPS = 6, 0.001  # a waypoint counts as reached when the hand stops moving (blocked)
@@ -68,8 +69,8 @@ class LiberoExpert:
         t = self._target_pos(priv, target)
         grasp = o.copy()
         offset = np.zeros(3)
-        if "bowl" in obj and obj in priv.get("extents", {}):
-            # Bowls: grasp the rim. The fingers close along world y, so they straddle the wall where it
+        if any(kind in obj for kind in RIM_OBJECTS) and obj in priv.get("extents", {}):
+            # Bowls and mugs: grasp the rim. The fingers close along world y, so they straddle the wall where it
             # runs along x: on the bowl's +y side.
             radius, _, top = priv["extents"][obj]
             offset = np.array([0.0, radius - RIM_INSET, 0.0])

@@ -64,3 +64,30 @@ def test_bad_sources_give_one_line(cli, tmp_path):
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "not a readable HDF5" in proc.stderr
     proc = cli("harness.data.generate", *ARGS, "--out", str(tmp_path / "x.hdf5"), "--mimicgen")
     assert proc.returncode == 2 and "--sources" in proc.stderr
+
+
+def test_simpler_action_free_clips(cli, tmp_path):
+    from harness.data.hdf5_io import iter_demos
+
+    out = tmp_path / "clips.hdf5"
+    proc = cli(
+        "harness.data.generate",
+        "--suite",
+        "simpler_bridge",
+        "--tasks",
+        "0",
+        "--episodes",
+        "1",
+        "--workers",
+        "0",
+        "--no-progress",
+        "--action-free",
+        "--out",
+        str(out),
+    )
+    assert proc.returncode == 0, proc.stderr
+    with pytest.raises(Exception, match="missing actions"):
+        open_demo_file(out)
+    (clip,) = iter_demos(out, require_actions=False)
+    assert clip.actions is None and clip.obs["agentview_rgb"].shape == (60, 128, 128, 3)
+    assert open_demo_file(out, require_actions=False).instruction == "put carrot on plate"
