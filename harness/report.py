@@ -40,3 +40,6 @@ def print_summary_table(summary: dict[str, Any], console: Console | None = None)
             _fmt_partial(s.get("metrics", {})),
         )
     console.print(table)
+    for note in summary.get("asset_notes", []):
+        if "STAND-IN" in note:
+            console.print(f"[yellow]asset stand-in:[/yellow] {note}")
