@@ -41,6 +41,8 @@ class EvalConfig:
             raise HarnessError(f"--workers must be >= 0, got {self.workers}")
         if self.max_steps is not None and self.max_steps < 1:
             raise HarnessError(f"--max-steps must be >= 1, got {self.max_steps}")
+        if self.seed < 0:
+            raise HarnessError(f"--seed must be >= 0, got {self.seed}")
         if self.videos < 0:
             raise HarnessError(f"--videos must be >= 0, got {self.videos}")
         if self.out_of_range not in ("clip", "fail"):

@@ -105,6 +105,7 @@ def run_episode(
     try:
         seed_everything(episode.seed)
         obs = env.reset(episode.init_index, episode.seed)
+        seed_everything(episode.seed)  # some envs (LIBERO) reseed global NumPy inside reset
         record["reset_s"] = round(time.perf_counter() - t0, 4)
         stage = "policy"
         policy.reset(episode)

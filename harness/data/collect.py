@@ -37,6 +37,7 @@ def rollout(
     """
     seed_everything(episode.seed)
     obs = env.reset(episode.init_index, episode.seed)
+    seed_everything(episode.seed)  # LIBERO reseeds global NumPy inside reset
     policy.reset(episode)
     rec: dict[str, Any] = {"actions": [], "states": [], "obs": [], "ee_pose": [], "objects": {}, "progress": []}
     success_once, info, step_s = False, {"success": False}, 0.0

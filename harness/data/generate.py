@@ -144,8 +144,8 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     p.add_argument("--action-free", action="store_true", help="write clip_i groups (frames + instruction, no actions)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    if args.episodes < 1 or args.workers < 0 or args.image_size < 16:
-        raise HarnessError("--episodes must be >= 1, --workers >= 0, --image-size >= 16")
+    if args.episodes < 1 or args.workers < 0 or args.image_size < 16 or args.seed < 0:
+        raise HarnessError("--episodes must be >= 1, --workers >= 0, --image-size >= 16, --seed >= 0")
     if args.mimicgen and not args.sources:
         raise HarnessError("--mimicgen needs --sources FILE (source demos)")
     if args.sources:
@@ -166,7 +166,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.suite, "mimicgen" if args.mimicgen else "expert", args.sources, args.image_size, args.max_steps, args.noise
     )
     manifest_path = out.with_name(out.name + ".manifest.json")
-    previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+    if out.exists() and not manifest_path.exists():
+        raise HarnessError(
+            f"{out} exists and was not made by this tool (no {manifest_path.name}); choose another --out"
+        )
+    try:
+        previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise HarnessError(f"cannot read {manifest_path}: {exc}") from exc
     config = {k: v for k, v in vars(args).items() if k not in ("workers", "no_progress")}
     if previous and previous["config"] != config:
         raise HarnessError(f"{out} was generated with a different config; use another --out (or delete it)")
@@ -194,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     log = read_jsonl(log_path, repair=True)
     done = {(r["task_id"], r["attempt"]) for r in log}
-    kept = {t.task_id: sum(1 for r in log if r["task_id"] == t.task_id and r["success"]) for t in tasks}
+    kept = {t.task_id: sum(1 for r in log if r["task_id"] == t.task_id and r.get("demo")) for t in tasks}
     tried = {t.task_id: sum(1 for r in log if r["task_id"] == t.task_id) for t in tasks}
     max_attempts = args.max_attempts or 3 * args.episodes
     bar = tqdm(
