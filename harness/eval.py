@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.config import EvalConfig, parse_eval_args
+from harness.defaults import resolve_policy
 from harness.errors import cli_entry
 from harness.manifest import environment_info, git_info, package_versions
 from harness.plan_episodes import make_episodes
@@ -45,12 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     suite = SUITES.build(cfg.suite)
     tasks = suite.select(cfg.tasks)
-    policy_name = cfg.policy or suite.default_policy
+    policy_name, checkpoint = resolve_policy(suite, cfg.policy, cfg.checkpoint)
     POLICIES.get(policy_name)
     PLANNERS.get(cfg.planner)
-    POLICIES.build(policy_name, checkpoint=cfg.checkpoint)  # fail fast on a missing / malformed checkpoint
+    POLICIES.build(policy_name, checkpoint=checkpoint)  # fail fast on a missing / malformed checkpoint
     workers = cfg.workers if cfg.workers is not None else suite.default_workers
-    cfg = EvalConfig.from_dict({**cfg.to_dict(), "policy": policy_name, "workers": workers})
+    cfg = EvalConfig.from_dict({**cfg.to_dict(), "policy": policy_name, "checkpoint": checkpoint, "workers": workers})
     episodes = make_episodes(tasks, cfg.episodes_per_task, cfg.seed)
 
     if store is None:

@@ -85,7 +85,10 @@ class Registry(Generic[T]):
         return iter(self.names())
 
 
-POLICIES: Registry = Registry("policy", ("policies.baselines", "policies.expert"), "harness.policies")
+POLICIES: Registry = Registry(
+    "policy", ("policies.baselines", "policies.expert", "policies.diffusion", "policies.baku"), "harness.policies"
+)
 PLANNERS: Registry = Registry("planner", ("planners.direct",), "harness.planners")
 WORLD_MODELS: Registry = Registry("world model", (), "harness.world_models")
 SUITES: Registry = Registry("suite", ("tasks.libero.suites", "tasks.simpler.suites"), "harness.suites")
+TRAINABLES: Registry = Registry("trainable", ("policies.diffusion", "policies.baku"), "harness.trainables")

@@ -22,6 +22,7 @@ class SimSuite:
         build_env: builds a TaskEnv for one TaskSpec.
         notes: returns asset-fidelity notes (stand-ins used), empty when the original scene is used.
         aliases: other names for the same suite.
+        default_checkpoint: checkpoint of the default policy (a folder shipped in the repository), if any.
         default_workers: worker processes used when ``--workers`` is not given (see benchmarks/).
         state_only_env: ``build_env(task, cameras=False)`` gives a render-free env whose states can be
             rendered later with ``obs_from_state`` (fast data generation).
@@ -37,6 +38,7 @@ class SimSuite:
     notes: Callable[[], list[str]] = lambda: []
     aliases: tuple[str, ...] = field(default=())
     default_workers: int = 1
+    default_checkpoint: str | None = None  # relative to the project root; used with default_policy
     state_only_env: bool = False
     quat_order: str = "wxyz"
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from harness.data.features import proprio_features, resize_image
 from harness.data.hdf5_io import Demo
 from harness.episode import seed_everything, validate_chunk
 from harness.protocols import EpisodeSpec, Policy, TaskEnv
@@ -67,30 +68,17 @@ def rollout(
     return rec
 
 
-def _resize(img: np.ndarray, size: int) -> np.ndarray:
-    if img.shape[0] == size and img.shape[1] == size:
-        return img
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR))
-
-
 def to_demo(rec: dict[str, Any], episode: EpisodeSpec, quat_order: str, image_size: int) -> Demo:
     """Pack a rendered rollout into the LIBERO/robomimic demo layout (+ MimicGen ``datagen_info``)."""
     obs_list = rec["obs"]
     proprio = np.stack([o["proprio"] for o in obs_list]).astype(np.float64)  # [T, 9]: pos, quat, 2 fingers
-    quat = proprio[:, 3:7] if quat_order == "xyzw" else proprio[:, [4, 5, 6, 3]]
-    ee_ori = Rotation.from_quat(quat).as_rotvec()
     obs = {
-        "agentview_rgb": np.stack([_resize(o["agentview_rgb"], image_size) for o in obs_list]),
-        "ee_pos": proprio[:, :3],
-        "ee_ori": ee_ori,
-        "ee_states": np.concatenate([proprio[:, :3], ee_ori], axis=1),
-        "gripper_states": proprio[:, 7:9],
+        "agentview_rgb": np.stack([resize_image(o["agentview_rgb"], image_size) for o in obs_list]),
+        **proprio_features(proprio, quat_order),
         "joint_states": np.stack([o["joint_pos"] for o in obs_list]).astype(np.float64),
     }
     if "wrist_rgb" in obs_list[0]:
-        obs["eye_in_hand_rgb"] = np.stack([_resize(o["wrist_rgb"], image_size) for o in obs_list])
+        obs["eye_in_hand_rgb"] = np.stack([resize_image(o["wrist_rgb"], image_size) for o in obs_list])
     actions = np.stack(rec["actions"]).astype(np.float64)
     progress = np.asarray(rec["progress"], dtype=np.int64)  # [T, G]
     T = len(actions)

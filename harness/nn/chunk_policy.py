@@ -1,0 +1,239 @@
+"""What every trained action-chunk policy shares: its I/O config, batch preparation, and the runtime that
+turns live observations into normalised model inputs and model outputs back into env actions.
+
+A chunk model implements (normalised units throughout):
+    compute_loss(batch, generator) -> (loss scalar, {name: float})
+    predict(batch, n, generator)   -> actions float32 [n, Hz, Da] for a batch of ONE observation
+with batch = {"images": float [B, To, V, 3, H, W] in [0, 1], "proprio": [B, To, Dp], "text": [B, 384],
+              "actions": [B, Hz, Da], "action_mask": bool [B, Hz]} (the last two only for training).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from harness.data.dataset import DemoChunkDataset, NormStats, split_episodes
+from harness.data.features import live_features
+from harness.data.hdf5_io import open_demo_file
+from harness.errors import HarnessError
+from harness.nn.checkpoint import load_checkpoint, load_state_into
+from harness.nn.text import TextEncoder
+from harness.nn.training import TrainData
+from harness.nn.vision import random_shift
+from harness.protocols import EpisodeSpec, Obs
+
+
+@dataclass(frozen=True)
+class ChunkPolicyConfig:
+    """Observation / action interface shared by every chunk policy (model configs extend it)."""
+
+    image_keys: tuple[str, ...] = ("agentview_rgb",)
+    proprio_keys: tuple[str, ...] = ("ee_states", "gripper_states")
+    image_size: int = 64  # frames are resized to this square size
+    obs_horizon: int = 2  # To: observation frames fed to the model
+    action_horizon: int = 16  # Hz: predicted chunk length
+    n_action_steps: int = 8  # executed steps per decision (<= Hz)
+    text_encoder: str = "auto"  # auto | minilm | hash (checkpoints store the resolved name)
+    vision: str = "conv"  # conv (trained here) | hf:/path/to/local/model (frozen pretrained ViT)
+    vision_widths: tuple[int, ...] = (32, 64, 128)
+    vision_dim: int = 64
+    shift_pad: int = 4  # random-shift augmentation in training (pixels)
+    action_norm: str = "meanstd"  # meanstd | minmax
+
+    def validate(self) -> None:
+        if not 1 <= self.n_action_steps <= self.action_horizon:
+            raise HarnessError(f"n_action_steps must be in 1..action_horizon, got {self.n_action_steps}")
+        if self.obs_horizon < 1 or self.image_size < 16:
+            raise HarnessError("obs_horizon must be >= 1 and image_size >= 16")
+        if not self.image_keys:
+            raise HarnessError("image_keys must name at least one camera")
+
+
+def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Dataclass from JSON-ish data (lists -> tuples); unknown keys raise one HarnessError line."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise HarnessError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}; known: {', '.join(fields)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return cls(**values)
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+
+
+class ChunkModel(Protocol):
+    def compute_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None) -> tuple: ...
+
+    def predict(self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None) -> torch.Tensor: ...
+
+
+def images_to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [B, To, V, H, W, 3] -> float32 [B, To, V, 3, H, W] in [0, 1]."""
+    return images.permute(0, 1, 2, 5, 3, 4).float().div_(255.0)
+
+
+def training_batch(
+    raw: dict[str, Any], text: TextEncoder, shift_pad: int, device: torch.device, generator: torch.Generator | None
+) -> dict[str, torch.Tensor]:
+    """Collated DemoChunkDataset items -> model batch (augmented with random shifts when shift_pad > 0)."""
+    images = images_to_float(raw["images"])
+    if shift_pad > 0:
+        b, t, v = images.shape[:3]
+        images = random_shift(images.flatten(0, 2), shift_pad, generator).view(b, t, v, *images.shape[3:])
+    return {
+        "images": images.to(device),
+        "proprio": raw["proprio"].to(device),
+        "text": torch.from_numpy(text.encode(list(raw["instruction"]))).to(device),
+        "actions": raw["actions"].to(device),
+        "action_mask": raw["action_mask"].to(device),
+    }
+
+
+class ChunkPolicyRuntime:
+    """A trained chunk model as a harness ``Policy`` (act / sample / reset).
+
+    Keeps the last ``obs_horizon`` observations (padded with the first one after reset), embeds the
+    instruction once, and returns the first ``n_action_steps`` of each predicted chunk in env units.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        cfg: ChunkPolicyConfig,
+        stats: NormStats,
+        quat_order: str,
+        device: str = "cpu",
+        stochastic: bool = True,
+    ):
+        self.model = model.eval().to(device)
+        self.cfg, self.stats, self.quat_order = cfg, stats, quat_order
+        self.device = torch.device(device)
+        self.text = TextEncoder(cfg.text_encoder)
+        self.stochastic = stochastic
+        self._history: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=cfg.obs_horizon)
+        self._rng = np.random.default_rng(0)
+        self._instruction = ""
+
+    def reset(self, episode: EpisodeSpec) -> None:
+        self._history.clear()
+        self._rng = np.random.default_rng(episode.seed)
+        self._instruction = episode.task.instruction
+
+    def _observe(self, obs: Obs) -> dict[str, torch.Tensor]:
+        images, proprio = live_features(
+            obs, self.cfg.image_keys, self.cfg.proprio_keys, self.quat_order, self.cfg.image_size
+        )
+        if (
+            self._history
+            and np.array_equal(self._history[-1][1], proprio)
+            and np.array_equal(self._history[-1][0], images)
+        ):
+            pass  # same observation seen again (e.g. act after sample): do not advance the history
+        else:
+            if not self._history:
+                for _ in range(self.cfg.obs_horizon - 1):
+                    self._history.append((images, proprio))
+            self._history.append((images, proprio))
+        imgs = np.stack([h[0] for h in self._history])[None]  # [1, To, V, H, W, 3]
+        prop = self.stats.normalize_proprio(np.stack([h[1] for h in self._history]))[None]
+        instruction = str(obs.get("instruction") or self._instruction)
+        return {
+            "images": images_to_float(torch.from_numpy(imgs)).to(self.device),
+            "proprio": torch.from_numpy(prop.astype(np.float32)).to(self.device),
+            "text": torch.from_numpy(self.text.encode([instruction])).to(self.device),
+        }
+
+    def _predict(self, obs: Obs, n: int, rng: np.random.Generator) -> np.ndarray:
+        batch = self._observe(obs)
+        generator = torch.Generator(device="cpu").manual_seed(int(rng.integers(2**62)))
+        with torch.no_grad():
+            chunks = self.model.predict(batch, n, generator).cpu().numpy().astype(np.float64)
+        actions = self.stats.unnormalize_action(chunks, self.cfg.action_norm)
+        return actions[:, : self.cfg.n_action_steps].astype(np.float32)
+
+    def act(self, obs: Obs) -> np.ndarray:
+        """float32 [n_action_steps, Da]."""
+        return self._predict(obs, 1, self._rng)[0]
+
+    def sample(self, obs: Obs, n: int, rng: np.random.Generator) -> np.ndarray:
+        """float32 [n, n_action_steps, Da]; distinct chunks come from distinct noise draws of ``rng``."""
+        return self._predict(obs, n, rng)
+
+
+def _suite_quat_order(paths: list[Path]) -> tuple[str, str]:
+    """(suite name, quaternion order) recorded in the demo files; all files must come from one suite."""
+    from harness.registry import SUITES
+
+    suites = {open_demo_file(Path(p)).env_args.get("suite") for p in paths}
+    if len(suites) != 1 or None in suites:
+        raise HarnessError(f"training files must come from one suite (env_args.suite), got {sorted(map(str, suites))}")
+    suite = str(suites.pop())
+    return suite, SUITES.build(suite).quat_order
+
+
+def chunk_policy_data(cfg: ChunkPolicyConfig, paths: list[Path], seed: int, val_fraction: float) -> TrainData:
+    """Demo files -> train / val DemoChunkDatasets (val shares the train statistics) and the batch builder."""
+    cfg.validate()
+    suite, quat_order = _suite_quat_order(paths)
+    kwargs: dict[str, Any] = {
+        "obs_horizon": cfg.obs_horizon,
+        "action_horizon": cfg.action_horizon,
+        "image_keys": cfg.image_keys,
+        "proprio_keys": cfg.proprio_keys,
+        "val_fraction": val_fraction,
+        "seed": seed,
+        "image_size": cfg.image_size,
+        "action_norm": cfg.action_norm,
+    }
+    train = DemoChunkDataset(paths, "train", **kwargs)
+    n_val = sum(len(split_episodes(open_demo_file(Path(p)).names, val_fraction, seed)[1]) for p in paths)
+    val = DemoChunkDataset(paths, "val", stats=train.stats, **kwargs) if n_val else None
+    text = TextEncoder(cfg.text_encoder)
+
+    def to_batch(raw: dict[str, Any], gen: torch.Generator, device: torch.device, is_train: bool) -> dict:
+        return training_batch(raw, text, cfg.shift_pad if is_train else 0, device, gen)
+
+    info = {
+        "suite": suite,
+        "quat_order": quat_order,
+        "action_dim": int(train.stats.action_mean.shape[0]),
+        "proprio_dim": int(train.stats.proprio_mean.shape[0]),
+        "num_views": len(cfg.image_keys),
+        "text_encoder": text.name,
+        "instructions": train.instructions,
+        "train_episodes": len(train.episodes),
+        "val_episodes": len(val.episodes) if val is not None else 0,
+        "train_samples": len(train),
+    }
+    return TrainData(train, val, train.stats, info, to_batch)
+
+
+def load_chunk_policy(
+    checkpoint: str | None,
+    name: str,
+    config_cls: type,
+    build_model: Callable[[Any, dict[str, Any]], nn.Module],
+    stochastic: bool,
+    device: str = "cpu",
+) -> ChunkPolicyRuntime:
+    """Checkpoint folder -> ready policy; every failure is one HarnessError line."""
+    if checkpoint is None:
+        raise HarnessError(f"policy {name!r} needs --checkpoint DIR (a folder written by python -m harness.train)")
+    ckpt = load_checkpoint(checkpoint, component="policy", name=name)
+    cfg = config_from_dict(config_cls, ckpt.meta["config"])
+    info = ckpt.meta.get("data", {})
+    if ckpt.stats is None:
+        raise HarnessError(f"checkpoint {ckpt.folder} has no stats.json (normalisation statistics)")
+    model = build_model(cfg, info)
+    load_state_into(model, ckpt.state_dict, ckpt.folder)
+    return ChunkPolicyRuntime(model, cfg, ckpt.stats, info.get("quat_order", "wxyz"), device, stochastic)

@@ -1,0 +1,249 @@
+"""The one training loop behind ``python -m harness.train``: deterministic for a seed, EMA weights,
+periodic validation, resumable from its last checkpoint, jsonl log + loss plot.
+
+A component registers a ``Trainable`` (in ``harness.registry.TRAINABLES`` under "<component>/<name>"):
+how to build its datasets and its model from a config dataclass. The model implements
+``compute_loss(batch, generator) -> (loss, {name: float})``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import Dataset, default_collate
+from tqdm import tqdm
+
+from harness.atomic_io import append_line_atomic, read_jsonl
+from harness.data.dataset import NormStats
+from harness.errors import HarnessError
+from harness.nn.checkpoint import save_checkpoint
+
+STATE_FILE, LOG_FILE, PLOT_FILE = "train_state.pt", "train_log.jsonl", "loss.png"
+
+
+@dataclass
+class TrainData:
+    """What a component's data builder returns.
+
+    ``to_batch(raw, generator, device, train)`` turns collated dataset items into the model's batch.
+    ``info`` (action_dim, proprio_dim, ...) is passed to the model builder and stored in the checkpoint.
+    """
+
+    train: Dataset
+    val: Dataset | None
+    stats: NormStats | None
+    info: dict[str, Any]
+    to_batch: Callable[[dict[str, Any], torch.Generator, torch.device, bool], dict[str, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class Trainable:
+    """A trainable component: its config dataclass, data builder and model builder."""
+
+    component: str
+    name: str
+    config_cls: type
+    make_data: Callable[[Any, list[Path], int, float], TrainData]
+    build_model: Callable[[Any, dict[str, Any]], nn.Module]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    warmup: int = 100
+    ema_decay: float = 0.995
+    val_fraction: float = 0.1
+    val_every: int = 250
+    val_batches: int = 4
+    save_every: int = 500
+    log_every: int = 25
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 0  # torch CPU threads, 0: all cores
+
+    def validate(self) -> "TrainConfig":
+        for name in ("steps", "batch_size", "val_every", "save_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise HarnessError(f"--{name.replace('_', '-')} must be >= 1")
+        if not 0 <= self.val_fraction < 1:
+            raise HarnessError("--val-fraction must be in [0, 1)")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise HarnessError(f"--device {self.device}: CUDA is not available on this machine")
+        return self
+
+
+def _lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def _collate(ds: Dataset, idx: torch.Tensor) -> dict[str, Any]:
+    return default_collate([ds[int(i)] for i in idx])
+
+
+def _validate(model: nn.Module, data: TrainData, cfg: TrainConfig, device: torch.device) -> float | None:
+    if data.val is None or len(data.val) == 0:
+        return None
+    gen = torch.Generator().manual_seed(cfg.seed + 1)  # same val batches and noise every time
+    model.eval()
+    losses = []
+    with torch.no_grad():
+        for _ in range(cfg.val_batches):
+            idx = torch.randint(len(data.val), (cfg.batch_size,), generator=gen)
+            batch = data.to_batch(_collate(data.val, idx), gen, device, False)
+            loss, _ = model.compute_loss(batch, gen)
+            losses.append(float(loss))
+    model.train()
+    return float(np.mean(losses))
+
+
+def plot_losses(log_path: Path, out: Path) -> None:
+    """Train (and val) loss against step, from the jsonl log, to a png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_jsonl(log_path)
+    train = [(r["step"], r["loss"]) for r in rows if "loss" in r]
+    val = [(r["step"], r["val_loss"]) for r in rows if r.get("val_loss") is not None]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    if train:
+        ax.plot(*zip(*train, strict=True), label="train (EMA of batches)")
+    if val:
+        ax.plot(*zip(*val, strict=True), "o-", label="validation (EMA weights)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def train(
+    spec: Trainable,
+    model_cfg: Any,
+    data: TrainData,
+    cfg: TrainConfig,
+    out: Path,
+    meta: dict[str, Any],
+    resume: bool,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train ``spec``'s model; writes checkpoints (EMA weights) and logs into ``out``. Returns a summary."""
+    device = torch.device(cfg.device)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed % 2**32)
+    model = spec.build_model(model_cfg, data.info).to(device)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg.warmup, cfg.steps))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    step = 0
+    state_path = out / STATE_FILE
+    if resume and state_path.exists():
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        step = int(state["step"])
+    n_params = sum(p.numel() for p in params)
+    log_path = out / LOG_FILE
+    smoothed: float | None = None
+    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc=f"train {spec.name}", dynamic_ncols=True)
+    t_start = time.perf_counter()
+    samples = 0
+    val_loss = None
+    model.train()
+    while step < cfg.steps:
+        idx = torch.randint(len(data.train), (cfg.batch_size,), generator=gen)
+        batch = data.to_batch(_collate(data.train, idx), gen, device, True)
+        loss, logs = model.compute_loss(batch, gen)
+        if not torch.isfinite(loss):
+            raise HarnessError(f"training diverged at step {step}: loss {float(loss)} (lower --lr?)")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(nn.utils.clip_grad_norm_(params, 1.0))
+        opt.step()
+        sched.step()
+        ema.update_parameters(model)
+        step += 1
+        samples += cfg.batch_size
+        value = loss.item()
+        smoothed = value if smoothed is None else 0.9 * smoothed + 0.1 * value
+        bar.update(1)
+        bar.set_postfix(loss=f"{smoothed:.4f}", val=f"{val_loss:.4f}" if val_loss is not None else "-")
+        row: dict[str, Any] | None = None
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            elapsed = time.perf_counter() - t_start
+            row = {"step": step, "loss": smoothed, "batch_loss": value, "lr": sched.get_last_lr()[0]}
+            row.update({"grad_norm": grad_norm, "samples_per_s": samples / max(elapsed, 1e-9), **logs})
+        if step % cfg.val_every == 0 or step == cfg.steps:
+            val_loss = _validate(ema.module, data, cfg, device)
+            row = row or {"step": step}
+            row["val_loss"] = val_loss
+        if row is not None:
+            append_line_atomic(log_path, row)
+        if step % cfg.save_every == 0 or step == cfg.steps:
+            meta_now = {**meta, "step": step, "params": n_params, "val_loss": val_loss}
+            save_checkpoint(out, meta_now, ema.module.state_dict(), data.stats)
+            tmp = out / f".{STATE_FILE}.tmp"
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "ema": ema.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "generator": gen.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "step": step,
+                },
+                tmp,
+            )
+            tmp.replace(state_path)
+    bar.close()
+    if log_path.exists():
+        plot_losses(log_path, out / PLOT_FILE)
+    rows = read_jsonl(log_path)
+    vals = [r["val_loss"] for r in rows if r.get("val_loss") is not None]
+    losses = [r["loss"] for r in rows if "loss" in r]
+    summary = {
+        "steps": step,
+        "params": n_params,
+        "first_loss": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None,
+        "final_val_loss": vals[-1] if vals else None,
+        "wall_s": round(time.perf_counter() - t_start, 1),
+    }
+    (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def train_config_dict(cfg: TrainConfig) -> dict[str, Any]:
+    return asdict(cfg)

@@ -1,0 +1,151 @@
+"""``python -m harness.train``: one training CLI for every trainable component.
+
+    python -m harness.train --component policy --name diffusion --data demos.hdf5 [more.hdf5] --out DIR
+        [--steps N] [--batch-size B] [--lr LR] [--seed S] [--device cpu|cuda] [--set key=value ...] [--resume]
+
+DIR becomes a checkpoint folder (config.json, model.safetensors, stats.json) plus train_state.pt (resume),
+train_log.jsonl, loss.png and train_summary.json. ``--set`` overrides a field of the component's config
+dataclass (``--list-fields`` prints them). ``--resume`` continues DIR from its last save with its recorded
+configs (``--steps`` may raise the total).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from harness.atomic_io import write_json_atomic
+from harness.config import OneLineParser
+from harness.errors import HarnessError, cli_entry
+from harness.manifest import environment_info, git_info, package_versions
+from harness.nn.checkpoint import CONFIG_FILE
+from harness.nn.chunk_policy import config_from_dict, config_to_dict
+from harness.nn.text import resolve_text_encoder
+from harness.nn.training import STATE_FILE, TrainConfig, train
+from harness.registry import TRAINABLES
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def apply_overrides(cfg: Any, pairs: Sequence[str]) -> Any:
+    """``key=value`` strings (JSON values; bare words are strings) -> a new config dataclass."""
+    values = config_to_dict(cfg)
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise HarnessError(f"--set expects key=value, got {pair!r}")
+        if key not in values:
+            raise HarnessError(f"--set {key}: unknown field; known: {', '.join(values)}")
+        value = _parse_value(raw)
+        default = values[key]
+        if isinstance(default, list) and not isinstance(value, list):
+            value = [value] if not isinstance(value, str) else [v for v in value.split(",") if v]
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise HarnessError(f"--set {key}: expected a number, got {raw!r}")
+        values[key] = value
+    return config_from_dict(type(cfg), values)
+
+
+def _parser() -> OneLineParser:
+    p = OneLineParser(prog="python -m harness.train", description=__doc__.split("\n")[0])
+    p.add_argument("--component", default="policy", help="policy | world_model")
+    p.add_argument("--name", required=True, help="registered trainable name (e.g. diffusion, baku)")
+    p.add_argument("--data", nargs="+", default=[], help="demo HDF5 file(s)")
+    p.add_argument("--out", help="checkpoint folder to create (or continue with --resume)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--resume", action="store_true", help="continue OUT from its last checkpoint")
+    p.add_argument("--list-fields", action="store_true", help="print the component's config fields and exit")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    for f in dataclasses.fields(TrainConfig):
+        kind = type(f.default)
+        p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None, help=f"default {f.default}")
+    return p
+
+
+@cli_entry
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    key = f"{args.component}/{args.name}"
+    if key not in TRAINABLES:
+        raise HarnessError(f"unknown trainable {key!r}; choose from: {', '.join(TRAINABLES.names())}")
+    spec = TRAINABLES.get(key)()
+    if args.list_fields:
+        for name, value in config_to_dict(spec.config_cls()).items():
+            print(f"{name} = {json.dumps(value)}")
+        return 0
+    if not args.out:
+        raise HarnessError("--out DIR is required")
+    out = Path(args.out)
+    given = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None
+    }
+    if args.resume:
+        if not (out / CONFIG_FILE).exists() or not (out / STATE_FILE).exists():
+            raise HarnessError(f"--resume: {out} has no checkpoint to continue ({CONFIG_FILE} + {STATE_FILE})")
+        meta = json.loads((out / CONFIG_FILE).read_text())
+        if meta.get("component") != args.component or meta.get("name") != args.name:
+            raise HarnessError(f"--resume: {out} holds {meta.get('component')}/{meta.get('name')}, not {key}")
+        model_cfg = config_from_dict(spec.config_cls, meta["config"])
+        tcfg = TrainConfig(**{**meta["train"], **({"steps": given["steps"]} if "steps" in given else {})})
+        paths = [Path(p) for p in meta["data"]["files"]]
+        if args.overrides or set(given) - {"steps"}:
+            print(
+                "note: --resume uses the recorded configs; only --steps is taken from the command line", file=sys.stderr
+            )
+    else:
+        if (out / CONFIG_FILE).exists():
+            raise HarnessError(f"{out} already holds a checkpoint; pass --resume to continue it or choose a new --out")
+        if not args.data:
+            raise HarnessError("--data FILE [FILE ...] is required")
+        paths = [Path(p) for p in args.data]
+        for path in paths:
+            if not path.is_file():
+                raise HarnessError(f"--data: file not found: {path}")
+        model_cfg = apply_overrides(spec.config_cls(), args.overrides)
+        if hasattr(model_cfg, "text_encoder"):
+            model_cfg = dataclasses.replace(model_cfg, text_encoder=resolve_text_encoder(model_cfg.text_encoder))
+        tcfg = TrainConfig(**given)
+    tcfg.validate()
+    validate = getattr(model_cfg, "validate", None)
+    if callable(validate):
+        validate()
+    data = spec.make_data(model_cfg, paths, tcfg.seed, tcfg.val_fraction)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HarnessError(f"cannot create --out {out}: {exc}") from exc
+    meta = {
+        "component": args.component,
+        "name": args.name,
+        "config": config_to_dict(model_cfg),
+        "data": {**data.info, "files": [str(p.resolve()) for p in paths]},
+        "train": dataclasses.asdict(tcfg),
+        "git": git_info(),
+        "packages": package_versions(),
+        "environment": environment_info(),
+        "command": ["python", "-m", "harness.train", *(argv if argv is not None else sys.argv[1:])],
+    }
+    write_json_atomic(out / "train_manifest.json", meta)
+    print(
+        f"training {key}: {data.info.get('train_samples', len(data.train))} samples "
+        f"({data.info.get('train_episodes', '?')} train / {data.info.get('val_episodes', 0)} val episodes), "
+        f"{tcfg.steps} steps, batch {tcfg.batch_size}, device {tcfg.device}",
+        file=sys.stderr,
+    )
+    summary = train(spec, model_cfg, data, tcfg, out, meta, args.resume, args.progress)
+    print(json.dumps(summary))
+    print(f"checkpoint: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""BAKU model: FiLM-conditioned encoder -> transformer trunk -> action-chunk head."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from harness.nn.text import TEXT_DIM
+from harness.nn.vision import build_image_encoder
+from policies.baku.config import BakuConfig
+
+
+class BakuModel(nn.Module):
+    """Batch (see harness.nn.chunk_policy) -> MSE loss / chunks [n, Hz, Da]."""
+
+    def __init__(self, cfg: BakuConfig, info: dict[str, Any]):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.action_dim = int(info["action_dim"])
+        views, d = len(cfg.image_keys), cfg.d_model
+        self.encoder = build_image_encoder(cfg.vision, cfg.vision_dim, cfg.vision_widths, film_dim=TEXT_DIM)
+        self.image_proj = nn.Linear(cfg.vision_dim, d)
+        self.proprio_proj = nn.Linear(int(info["proprio_dim"]), d)
+        self.text_proj = nn.Linear(TEXT_DIM, d)
+        self.view_embed = nn.Parameter(torch.zeros(views + 1, d))  # + 1: the proprio token type
+        self.time_embed = nn.Parameter(torch.zeros(cfg.obs_horizon, d))
+        self.action_token = nn.Parameter(torch.zeros(1, 1, d))
+        nn.init.normal_(self.view_embed, std=0.02)
+        nn.init.normal_(self.time_embed, std=0.02)
+        nn.init.normal_(self.action_token, std=0.02)
+        layer = nn.TransformerEncoderLayer(
+            d, cfg.heads, 4 * d, cfg.dropout, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.trunk = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Sequential(
+            nn.Linear(d, cfg.head_hidden), nn.GELU(), nn.Linear(cfg.head_hidden, cfg.action_horizon * self.action_dim)
+        )
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """-> normalised chunk [B, Hz, Da]."""
+        images, text = batch["images"], batch["text"]
+        b, t, v = images.shape[:3]
+        cond = text[:, None, None].expand(b, t, v, -1).flatten(0, 2)
+        feats = self.image_proj(self.encoder(images.flatten(0, 2), cond)).view(b, t, v, -1)
+        feats = feats + self.view_embed[:v] + self.time_embed[:t, None]
+        proprio = self.proprio_proj(batch["proprio"]) + self.view_embed[v] + self.time_embed[:t]
+        tokens = torch.cat(
+            [self.text_proj(text)[:, None], feats.flatten(1, 2), proprio, self.action_token.expand(b, -1, -1)], dim=1
+        )
+        out = self.norm(self.trunk(tokens))[:, -1]
+        return self.head(out).view(b, self.cfg.action_horizon, self.action_dim)
+
+    def compute_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None) -> tuple:
+        pred = self(batch)
+        mask = batch["action_mask"].unsqueeze(-1).float()
+        loss = ((pred - batch["actions"]) ** 2 * mask).sum() / (mask.sum() * self.action_dim).clamp(min=1)
+        return loss, {}
+
+    @torch.no_grad()
+    def predict(self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """[n, Hz, Da]: the predicted chunk, plus N(0, sample_noise^2) when n > 1 (declared sampling noise)."""
+        chunk = self(batch).expand(n, -1, -1)
+        if n == 1 or self.cfg.sample_noise == 0:
+            return chunk.clone()
+        noise = torch.randn(chunk.shape, generator=generator).to(chunk.device) * self.cfg.sample_noise
+        return chunk + noise

@@ -1,0 +1,33 @@
+"""Diffusion Policy configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.errors import HarnessError
+from harness.nn.chunk_policy import ChunkPolicyConfig
+
+
+@dataclass(frozen=True)
+class DiffusionConfig(ChunkPolicyConfig):
+    """Diffusion Policy: conv image encoder per view + proprio + instruction -> U-Net denoiser over the chunk.
+
+    DDPM training with ``train_timesteps`` noise levels (squared-cosine schedule, epsilon prediction);
+    DDIM sampling with ``inference_steps`` steps.
+    """
+
+    action_norm: str = "minmax"
+    text_dim: int = 64  # projection of the 384-d instruction embedding
+    down_dims: tuple[int, ...] = (64, 128)
+    kernel: int = 5
+    train_timesteps: int = 100
+    inference_steps: int = 10
+
+    def validate(self) -> None:
+        super().validate()
+        if self.action_horizon % (2 ** (len(self.down_dims) - 1)):
+            raise HarnessError(
+                f"action_horizon must be divisible by {2 ** (len(self.down_dims) - 1)} for these down_dims"
+            )
+        if not 1 <= self.inference_steps <= self.train_timesteps:
+            raise HarnessError("inference_steps must be in 1..train_timesteps")

@@ -1,0 +1,75 @@
+"""Diffusion Policy model: observation encoder + conditional 1-D U-Net denoiser (DDPM train, DDIM sample)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from harness.nn.text import TEXT_DIM
+from harness.nn.unet1d import ConditionalUnet1D
+from harness.nn.vision import build_image_encoder
+from policies.diffusion.config import DiffusionConfig
+
+
+def _schedulers(cfg: DiffusionConfig) -> tuple[Any, Any]:
+    from diffusers import DDIMScheduler, DDPMScheduler
+
+    common = {
+        "num_train_timesteps": cfg.train_timesteps,
+        "beta_schedule": "squaredcos_cap_v2",
+        "clip_sample": True,
+        "prediction_type": "epsilon",
+    }
+    ddim = DDIMScheduler(**common, set_alpha_to_one=True, steps_offset=0)
+    ddim.set_timesteps(cfg.inference_steps)
+    return DDPMScheduler(**common), ddim
+
+
+class DiffusionPolicyModel(nn.Module):
+    """Batch (see harness.nn.chunk_policy) -> noise-prediction loss / sampled chunks [n, Hz, Da]."""
+
+    def __init__(self, cfg: DiffusionConfig, info: dict[str, Any]):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.action_dim = int(info["action_dim"])
+        proprio_dim, views = int(info["proprio_dim"]), len(cfg.image_keys)
+        self.encoders = nn.ModuleList(
+            [build_image_encoder(cfg.vision, cfg.vision_dim, cfg.vision_widths) for _ in range(views)]
+        )
+        self.text_proj = nn.Sequential(nn.Linear(TEXT_DIM, cfg.text_dim), nn.Mish())
+        cond_dim = cfg.obs_horizon * (views * cfg.vision_dim + proprio_dim) + cfg.text_dim
+        self.denoiser = ConditionalUnet1D(self.action_dim, cond_dim, cfg.down_dims, cfg.kernel)
+        self.train_scheduler, self.sample_scheduler = _schedulers(cfg)
+
+    def encode(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """images [B, To, V, 3, H, W], proprio [B, To, Dp], text [B, 384] -> conditioning [B, Dc]."""
+        images = batch["images"]
+        b, t = images.shape[:2]
+        feats = [enc(images[:, :, v].flatten(0, 1)).view(b, t, -1) for v, enc in enumerate(self.encoders)]
+        obs = torch.cat([*feats, batch["proprio"]], dim=-1).flatten(1)
+        return torch.cat([obs, self.text_proj(batch["text"])], dim=-1)
+
+    def compute_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None) -> tuple:
+        actions = batch["actions"]
+        cond = self.encode(batch)
+        noise = torch.randn(actions.shape, generator=generator).to(actions.device)
+        steps = torch.randint(0, self.cfg.train_timesteps, (actions.shape[0],), generator=generator).to(actions.device)
+        noisy = self.train_scheduler.add_noise(actions, noise, steps)
+        pred = self.denoiser(noisy, steps, cond)
+        mask = batch["action_mask"].unsqueeze(-1).float()
+        loss = ((pred - noise) ** 2 * mask).sum() / (mask.sum() * actions.shape[-1]).clamp(min=1)
+        return loss, {}
+
+    @torch.no_grad()
+    def predict(self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """n chunks [n, Hz, Da] for ONE observation; different noise draws give different chunks."""
+        cond = self.encode(batch).expand(n, -1)
+        x = torch.randn((n, self.cfg.action_horizon, self.action_dim), generator=generator).to(cond.device)
+        sched = self.sample_scheduler
+        for k in sched.timesteps:
+            eps = self.denoiser(x, torch.full((n,), int(k), device=cond.device), cond)
+            x = sched.step(eps, k, x).prev_sample
+        return x.clamp(-1, 1)

@@ -1,0 +1,47 @@
+"""Tiny demonstration files made by tests (learnable: actions are a smooth function of the state)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from harness.data.hdf5_io import Demo, DemoWriter
+
+INSTRUCTIONS = ("put carrot on plate", "put the spoon on the towel")
+
+
+def tiny_demo(T: int, seed: int, size: int = 16, views: tuple[str, ...] = ("agentview_rgb",)) -> Demo:
+    """A demo whose action is a fixed linear map of the ee state; images encode the state as brightness."""
+    rng = np.random.default_rng(seed)
+    pos = np.cumsum(rng.normal(0, 0.01, (T, 3)), axis=0) + rng.normal(0, 0.05, 3)
+    ori = np.tile(rng.normal(0, 0.1, 3), (T, 1))
+    grip = np.tile([0.02, -0.02], (T, 1))
+    action = np.concatenate([-pos * 5, np.zeros((T, 3)), np.sign(pos[:, :1])], axis=1)
+    bright = ((pos[:, 0] - pos[:, 0].min()) * 2000).clip(0, 255).astype(np.uint8)
+    obs = {k: np.tile(bright[:, None, None, None], (1, size, size, 3)) for k in views}
+    obs.update(
+        {
+            "ee_pos": pos,
+            "ee_ori": ori,
+            "ee_states": np.concatenate([pos, ori], axis=1),
+            "gripper_states": grip,
+            "joint_states": np.zeros((T, 8)),
+        }
+    )
+    return Demo(
+        obs=obs,
+        actions=action,
+        states=np.zeros((T, 4)),
+        rewards=np.zeros(T, np.uint8),
+        dones=(np.arange(T) == T - 1).astype(np.uint8),
+        datagen={},
+        attrs={"init_index": seed, "seed": seed, "instruction": INSTRUCTIONS[seed % 2]},
+    )
+
+
+def write_tiny_demos(path: Path, n: int = 6, T: int = 12, size: int = 16, suite: str = "simpler_bridge") -> Path:
+    writer = DemoWriter(path, INSTRUCTIONS[0], {"suite": suite, "tasks": ["t0", "t1"], "generator": "test"})
+    for i in range(n):
+        writer.append(tiny_demo(T, i, size))
+    return path
