@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from harness.errors import HarnessError
+from harness.protocols import PlannerOptions
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,16 @@ class EvalConfig:
     policy: str | None = field(default=None, metadata={"help": "policy name (default: the suite's default)"})
     checkpoint: str | None = field(default=None, metadata={"help": "policy checkpoint dir / file"})
     planner: str = field(default="direct", metadata={"help": "planner name"})
+    world_model: str | None = field(default=None, metadata={"help": "world model for planners that use one"})
+    wm_checkpoint: str | None = field(default=None, metadata={"help": "world-model checkpoint dir"})
+    n_samples: int = field(default=64, metadata={"help": "N: candidate chunks per decision (sampling planners)"})
+    top_k: int = field(default=5, metadata={"help": "k: best candidates averaged (wm_topk)"})
+    subgoal_every: int = field(default=8, metadata={"help": "p: env steps per decision / between subgoal images"})
+    wm_horizon: int = field(default=0, metadata={"help": "world-model segments per rollout, 0: ceil(p / segment)"})
+    goal: str = field(
+        default="none",
+        metadata={"help": "none | subgoals | final: goal images from the scripted expert's demo (privileged)"},
+    )
     workers: int | None = field(
         default=None, metadata={"help": "worker processes, 0: in this process (default: the suite's measured best)"}
     )
@@ -45,12 +56,26 @@ class EvalConfig:
             raise HarnessError(f"--seed must be >= 0, got {self.seed}")
         if self.videos < 0:
             raise HarnessError(f"--videos must be >= 0, got {self.videos}")
+        for name in ("n_samples", "top_k", "subgoal_every"):
+            if getattr(self, name) < 1:
+                raise HarnessError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.top_k > self.n_samples:
+            raise HarnessError(f"--top-k ({self.top_k}) cannot exceed --n-samples ({self.n_samples})")
+        if self.wm_horizon < 0:
+            raise HarnessError("--wm-horizon must be >= 0")
+        if self.goal not in ("none", "subgoals", "final"):
+            raise HarnessError(f"--goal must be none, subgoals or final, got {self.goal!r}")
+        if self.world_model is not None and self.wm_checkpoint is None:
+            raise HarnessError("--world-model needs --wm-checkpoint DIR")
         if self.out_of_range not in ("clip", "fail"):
             raise HarnessError(f"--out-of-range must be clip or fail, got {self.out_of_range!r}")
         return self
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def planner_options(self) -> PlannerOptions:
+        return PlannerOptions(self.n_samples, self.top_k, self.subgoal_every, self.wm_horizon)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "EvalConfig":

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from harness.errors import EpisodeError, HarnessError
-from harness.protocols import EpisodeSpec, Planner, Policy, TaskEnv
+from harness.goals import Goals, embedding_distance, goal_metrics
+from harness.protocols import EpisodeSpec, Planner, Policy, TaskEnv, WorldModel
 
 # Fields of an episode record that depend on the machine, not on the episode (excluded from
 # determinism comparisons and from summaries).
@@ -94,8 +95,15 @@ def run_episode(
     out_of_range: str = "clip",
     video_path: Path | None = None,
     video_fps: int = 20,
+    world_model: WorldModel | None = None,
+    goals: Goals | None = None,
 ) -> dict[str, Any]:
-    """Run one episode and return its record (a JSON-able dict; see results.summarize)."""
+    """Run one episode and return its record (a JSON-able dict; see results.summarize).
+
+    With ``goals``, decision d passes subgoal d to the planner, and (given a world model) the distance
+    between the frame reached after the decision and that subgoal is recorded (delta_f, delta_f_g).
+    Each decision's planner stats go to ``record["plan_log"]``.
+    """
     record = blank_record(episode)
     frames: list[np.ndarray] = []
     once: dict[str, bool] = {}
@@ -115,9 +123,12 @@ def run_episode(
         done = False
         while not done:
             stage = "policy"
-            plan = planner.plan(obs, None, policy, None)
+            goal = goals.for_decision(record["decisions"]) if goals is not None else None
+            plan = planner.plan(obs, goal, policy, world_model)
             chunk, clipped = validate_chunk(plan.actions, episode, out_of_range)
             record["decisions"] += 1
+            if plan.stats:
+                record.setdefault("plan_log", []).append(plan.stats)
             for action, was_clipped in zip(chunk, clipped, strict=True):
                 stage = "simulator"
                 obs, last_info = env.step(action)
@@ -134,11 +145,16 @@ def run_episode(
                 if record["steps"] >= max_steps:
                     done = True
                     break
+            if goals is not None and world_model is not None and goal is not None:
+                stage = "world model"
+                goals.distances.append(embedding_distance(world_model, obs["agentview_rgb"], goal))
         record["success_at_end"] = bool(last_info.get("success", False))
         metrics = {f"{k}_once": v for k, v in once.items()}
         metrics.update({f"{k}_at_end": bool(v) for k, v in last_info.items() if k in once})
         if hasattr(env, "final_metrics"):
             metrics.update(env.final_metrics())  # type: ignore[attr-defined]
+        if goals is not None:
+            metrics.update(goal_metrics(goals, world_model, obs["agentview_rgb"]))
         record["metrics"] = metrics
     except HarnessError:
         raise

@@ -12,10 +12,10 @@ from typing import Sequence
 
 from harness.config import EvalConfig, parse_eval_args
 from harness.defaults import resolve_policy
-from harness.errors import cli_entry
+from harness.errors import HarnessError, cli_entry
 from harness.manifest import environment_info, git_info, package_versions
 from harness.plan_episodes import make_episodes
-from harness.registry import PLANNERS, POLICIES, SUITES
+from harness.registry import PLANNERS, POLICIES, SUITES, WORLD_MODELS
 from harness.report import print_summary_table
 from harness.results import RunStore, summarize
 from harness.workers import RunContext, run_episodes
@@ -50,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     POLICIES.get(policy_name)
     PLANNERS.get(cfg.planner)
     POLICIES.build(policy_name, checkpoint=checkpoint)  # fail fast on a missing / malformed checkpoint
+    PLANNERS.build(cfg.planner, options=cfg.planner_options())
+    if cfg.world_model is not None:
+        WORLD_MODELS.build(cfg.world_model, checkpoint=cfg.wm_checkpoint)
+    if cfg.goal != "none" and "expert" not in POLICIES:
+        raise HarnessError("--goal needs the scripted 'expert' policy for the suite")
     workers = cfg.workers if cfg.workers is not None else suite.default_workers
     cfg = EvalConfig.from_dict({**cfg.to_dict(), "policy": policy_name, "checkpoint": checkpoint, "workers": workers})
     episodes = make_episodes(tasks, cfg.episodes_per_task, cfg.seed)
@@ -77,6 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "episodes": {e.key: e.seed for e in episodes},
             },
             "asset_notes": suite.asset_notes(),
+            "privileged": (
+                [f"goal images ({cfg.goal}) come from the scripted expert's demonstration from the same init state"]
+                if cfg.goal != "none"
+                else []
+            ),
             "git": git_info(),
             "packages": package_versions(),
             "environment": environment_info(),
@@ -99,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         videos=cfg.videos,
         video_dir=str(store.videos_dir) if cfg.videos else None,
         threads_per_worker=max(1, (os.cpu_count() or 1) // cfg.workers) if cfg.workers > 1 else 0,
+        planner_options=cfg.planner_options(),
+        world_model=cfg.world_model,
+        wm_checkpoint=cfg.wm_checkpoint,
+        goal=cfg.goal,
     )
     print(
         f"run: {store.run_dir}  suite={suite.name} tasks={len(tasks)} episodes={len(episodes)} "

@@ -110,15 +110,31 @@ class PlanResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PlannerOptions:
+    """Knobs of sampling planners (``--n-samples``, ``--top-k``, ``--subgoal-every``, ``--wm-horizon``)."""
+
+    n_samples: int = 64  # N candidate chunks drawn from the policy per decision
+    top_k: int = 5  # k best candidates averaged by wm_topk
+    subgoal_every: int = 8  # p: env steps executed per decision = spacing of subgoal images
+    wm_horizon: int = 0  # world-model segments rolled out per candidate; 0: ceil(p / segment)
+
+
 @runtime_checkable
 class WorldModel(Protocol):
     """Latent dynamics model used by planners."""
 
-    def encode(self, obs: Obs) -> Any:
-        """Observation -> latent z."""
+    segment: int  # env steps per world-model step (actions are chunked into segments of this length)
+
+    def encode(self, images: np.ndarray) -> Any:
+        """Camera frames uint8 [B, H, W, 3] -> embeddings [B, ...]."""
 
     def rollout(self, z: Any, actions: np.ndarray) -> Any:
-        """Latent z and action chunks [B, H, Da] -> future latents [B, H, ...]."""
+        """Embeddings [1 or B, ...] and action chunks [B, T, Da] (T a multiple of ``segment``) ->
+        predicted embeddings [B, T / segment, ...]."""
+
+    def distance(self, a: Any, b: Any) -> np.ndarray:
+        """L2 distances between embeddings a [B, ...] and b [1 or B, ...] -> float [B]."""
 
 
 @runtime_checkable
@@ -127,4 +143,5 @@ class Planner(Protocol):
 
     def reset(self, episode: EpisodeSpec) -> None: ...
 
-    def plan(self, obs: Obs, goal: Any, policy: Policy, world_model: WorldModel | None) -> PlanResult: ...
+    def plan(self, obs: Obs, goal: np.ndarray | None, policy: Policy, world_model: WorldModel | None) -> PlanResult:
+        """``goal``: the current subgoal camera frame uint8 [H, W, 3] (None when the run has no goals)."""

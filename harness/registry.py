@@ -88,7 +88,11 @@ class Registry(Generic[T]):
 POLICIES: Registry = Registry(
     "policy", ("policies.baselines", "policies.expert", "policies.diffusion", "policies.baku"), "harness.policies"
 )
-PLANNERS: Registry = Registry("planner", ("planners.direct",), "harness.planners")
-WORLD_MODELS: Registry = Registry("world model", (), "harness.world_models")
+PLANNERS: Registry = Registry("planner", ("planners.direct", "planners.vla", "planners.wm_topk"), "harness.planners")
+WORLD_MODELS: Registry = Registry("world model", ("world_models.lac_wm", "world_models.eac_wm"), "harness.world_models")
 SUITES: Registry = Registry("suite", ("tasks.libero.suites", "tasks.simpler.suites"), "harness.suites")
-TRAINABLES: Registry = Registry("trainable", ("policies.diffusion", "policies.baku"), "harness.trainables")
+TRAINABLES: Registry = Registry(
+    "trainable",
+    ("policies.diffusion", "policies.baku", "world_models.frame_ae", "world_models.lac_wm", "world_models.eac_wm"),
+    "harness.trainables",
+)

@@ -19,7 +19,9 @@ from typing import Any, Callable, Iterator, Protocol
 from harness.episode import blank_record, run_episode
 from harness.errors import HarnessError
 from harness.protocols import EpisodeSpec, TaskEnv
-from harness.registry import PLANNERS, POLICIES, SUITES
+from harness.goals import record_expert_goals
+from harness.protocols import PlannerOptions
+from harness.registry import PLANNERS, POLICIES, SUITES, WORLD_MODELS
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,10 @@ class RunContext:
     videos: int
     video_dir: str | None
     threads_per_worker: int = 0  # 0: leave the library defaults
+    planner_options: PlannerOptions = PlannerOptions()
+    world_model: str | None = None
+    wm_checkpoint: str | None = None
+    goal: str = "none"  # none | subgoals | final (expert demo frames; privileged)
 
 
 class EpisodeRunner:
@@ -44,7 +50,11 @@ class EpisodeRunner:
         self.ctx = ctx
         self.suite = SUITES.build(ctx.suite)
         self.policy = POLICIES.build(ctx.policy, checkpoint=ctx.checkpoint)
-        self.planner = PLANNERS.build(ctx.planner)
+        self.planner = PLANNERS.build(ctx.planner, options=ctx.planner_options)
+        self.world_model = (
+            WORLD_MODELS.build(ctx.world_model, checkpoint=ctx.wm_checkpoint) if ctx.world_model else None
+        )
+        self.expert = POLICIES.build("expert") if ctx.goal != "none" else None
         self._env: TaskEnv | None = None
         self._env_task: int | None = None
 
@@ -67,17 +77,29 @@ class EpisodeRunner:
         video = None
         if self.ctx.video_dir is not None and episode.episode < self.ctx.videos:
             video = Path(self.ctx.video_dir) / f"task{episode.task.task_id:02d}_ep{episode.episode:03d}.mp4"
+        max_steps = self.ctx.max_steps or episode.task.max_steps
+        goals = None
+        if self.expert is not None:
+            try:
+                every = self.ctx.planner_options.subgoal_every
+                goals = record_expert_goals(env, self.expert, episode, every, max_steps, self.ctx.goal)
+            except HarnessError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a failed goal demo is an episode error
+                return blank_record(episode, f"goal demo: {type(exc).__name__}: {exc}")
         return run_episode(
             env,
             self.policy,
             self.planner,
             episode,
-            max_steps=self.ctx.max_steps or episode.task.max_steps,
+            max_steps=max_steps,
             stop_on_success=self.suite.headline == "success_once",
             headline=self.suite.headline,
             out_of_range=self.ctx.out_of_range,
             video_path=video,
             video_fps=int(episode.task.get("video_fps", "20") or 20),
+            world_model=self.world_model,
+            goals=goals,
         )
 
     def close(self) -> None:

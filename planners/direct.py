@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import numpy as np
 
-from harness.protocols import EpisodeSpec, Obs, PlanResult, Policy, WorldModel
+from harness.protocols import EpisodeSpec, Obs, PlannerOptions, PlanResult, Policy, WorldModel
 from harness.registry import PLANNERS
 
 
@@ -14,10 +14,10 @@ class DirectPlanner:
     def reset(self, episode: EpisodeSpec) -> None:
         pass
 
-    def plan(self, obs: Obs, goal: Any, policy: Policy, world_model: WorldModel | None) -> PlanResult:
+    def plan(self, obs: Obs, goal: np.ndarray | None, policy: Policy, world_model: WorldModel | None) -> PlanResult:
         return PlanResult(actions=policy.act(obs), stats={"policy_calls": 1})
 
 
 @PLANNERS.register("direct")
-def build_direct() -> DirectPlanner:
+def build_direct(options: PlannerOptions | None = None) -> DirectPlanner:
     return DirectPlanner()

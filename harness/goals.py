@@ -1,0 +1,72 @@
+"""Goal images for goal-conditioned planners and the subgoal-distance metrics of the LAC-WM paper.
+
+``record_expert_goals`` runs the suite's scripted expert from the episode's own init state (PRIVILEGED
+information: it uses the simulator state and is recorded as such in every run's manifest) and keeps the
+camera frame every ``every`` steps plus the last one. Decision d of the evaluated episode targets
+subgoal d (the frame at step (d + 1) * every, the final frame once the demonstration has ended).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.protocols import EpisodeSpec, Policy, TaskEnv, WorldModel
+
+GOAL_MODES = ("none", "subgoals", "final")
+
+
+@dataclass
+class Goals:
+    """Subgoal frames uint8 [H, W, 3] every ``every`` steps; ``final`` is the demonstration's last frame."""
+
+    frames: list[np.ndarray]
+    every: int
+    final: np.ndarray
+    demo_success: bool
+    mode: str = "subgoals"
+    distances: list[float] = field(default_factory=list)
+
+    def for_decision(self, d: int) -> np.ndarray:
+        if self.mode == "final" or not self.frames:
+            return self.final
+        return self.frames[min(d, len(self.frames) - 1)]
+
+
+def record_expert_goals(
+    env: TaskEnv, expert: Policy, episode: EpisodeSpec, every: int, max_steps: int, mode: str
+) -> Goals:
+    """Roll the expert out from ``episode``'s init state; the caller resets the env again afterwards."""
+    obs = env.reset(episode.init_index, episode.seed)
+    expert.reset(episode)
+    frames: list[np.ndarray] = []
+    steps, success, done = 0, False, False
+    while not done:
+        for action in expert.act(obs):
+            obs, info = env.step(np.asarray(action, dtype=np.float32))
+            steps += 1
+            success = success or bool(info.get("success"))
+            if steps % every == 0:
+                frames.append(np.asarray(obs["agentview_rgb"]).copy())
+            if steps >= max_steps or (success and steps % every == 0):
+                done = True
+                break
+    final = np.asarray(obs["agentview_rgb"]).copy()
+    return Goals(frames=frames, every=every, final=final, demo_success=success, mode=mode)
+
+
+def embedding_distance(world_model: WorldModel, frame: np.ndarray, goal: np.ndarray) -> float:
+    """L2 distance between the world model's embeddings of two camera frames uint8 [H, W, 3]."""
+    z = world_model.encode(np.stack([frame, goal]))
+    return float(world_model.distance(z[:1], z[1:])[0])
+
+
+def goal_metrics(goals: Goals, world_model: WorldModel | None, final_frame: np.ndarray) -> dict[str, Any]:
+    """delta_f: mean subgoal distance over decisions; delta_f_g: distance of the last frame to the final goal."""
+    out: dict[str, Any] = {"goal_demo_success": goals.demo_success, "goal_frames": len(goals.frames)}
+    if world_model is not None:
+        out["delta_f"] = float(np.mean(goals.distances)) if goals.distances else None
+        out["delta_f_g"] = embedding_distance(world_model, final_frame, goals.final)
+    return out

@@ -1,0 +1,164 @@
+"""Pieces LAC-WM and EAC-WM share: base config fields, data building, stage initialisation, the runtime."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from harness.data.features import resize_image
+from harness.errors import HarnessError
+from harness.nn.checkpoint import load_checkpoint, load_state_into
+from harness.nn.chunk_policy import config_from_dict
+from harness.nn.lora import merge_lora
+from harness.nn.training import TrainData
+from world_models.frame_ae import FrameAutoencoder, load_frame_autoencoder, to_float
+from world_models.segments import build_segments
+
+
+@dataclass(frozen=True)
+class WorldModelConfig:
+    """Fields every latent world model shares (model configs extend it)."""
+
+    encoder: str = ""  # frame_ae checkpoint folder (the frozen image encoder + decoder)
+    segment: int = 5  # env steps per world-model step (actions chunked into 5-step segments)
+    latent_tokens: int = 2  # M: tokens of a latent action
+    fdm_depth: int = 4
+    heads: int = 4
+    history: int = 2  # frames of temporal attention in the FDM (A.5: short horizon)
+    stage: str = "pretrain"
+    init: str = ""  # checkpoint the stage starts from (every stage but pretrain)
+    lora_rank: int = 2
+    rename: str = ""  # embodiment name given to this run's data (adaptation to a held-out task / robot)
+
+    STAGES: ClassVar[tuple[str, ...]] = ()
+
+    def validate(self) -> None:
+        if not self.encoder:
+            raise HarnessError("world models need --set encoder=DIR (a frame_ae checkpoint)")
+        if self.stage not in self.STAGES:
+            raise HarnessError(f"stage must be one of {', '.join(self.STAGES)}, got {self.stage!r}")
+        if self.stage != "pretrain" and not self.init:
+            raise HarnessError(f"stage {self.stage} starts from a checkpoint: --set init=DIR")
+        if self.segment < 1 or self.history < 1:
+            raise HarnessError("segment and history must be >= 1")
+
+
+def init_info(cfg: WorldModelConfig, name: str) -> dict[str, Any]:
+    """The data section of the stage's starting checkpoint (empty for pretraining)."""
+    if cfg.stage == "pretrain":
+        return {}
+    return load_checkpoint(cfg.init, component="world_model", name=name).meta.get("data", {})
+
+
+def world_model_data(cfg: WorldModelConfig, paths: list[Path], seed: int, val_fraction: float, name: str) -> TrainData:
+    """Segments embedded by the frozen encoder; adaptation stages keep the embodiment order and motion
+    scaling of their starting checkpoint and compute action statistics for the new data."""
+    cfg.validate()
+    encoder = load_frame_autoencoder(cfg.encoder)
+    prior = init_info(cfg, name)
+    prior_stats = {k: v for k, v in prior.get("action_stats", {}).items() if k != (cfg.rename or None)}
+    train, val, info = build_segments(
+        paths,
+        encoder,
+        cfg.segment,
+        seed,
+        val_fraction,
+        embodiments=prior.get("embodiments"),
+        action_stats=prior_stats if cfg.stage == "pretrain" else None,
+        motion_std=prior.get("motion_std"),
+        rename=cfg.rename,
+    )
+    if cfg.stage != "pretrain":  # keep earlier embodiments' statistics next to the new ones
+        info["action_stats"] = {**prior.get("action_stats", {}), **info["action_stats"]}
+    info.update({"tokens": int(train.emb["clean"].shape[1]), "dim": int(train.emb["clean"].shape[2])})
+    info["grid"] = encoder.grid
+    info["target_embodiment"] = cfg.rename or info["embodiments"][-1]
+
+    def to_batch(raw: dict[str, Any], gen: torch.Generator, device: torch.device, is_train: bool) -> dict:
+        return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in raw.items()}
+
+    return TrainData(train, val, None, info, to_batch)
+
+
+def start_from(model: nn.Module, cfg: WorldModelConfig, build: Callable[[Any, dict], nn.Module], name: str) -> None:
+    """Load the stage's starting checkpoint into ``model`` (its adapters merged into plain weights)."""
+    ckpt = load_checkpoint(cfg.init, component="world_model", name=name)
+    prior = build(config_from_dict(type(cfg), ckpt.meta["config"]), ckpt.meta.get("data", {}))
+    load_state_into(prior, ckpt.state_dict, ckpt.folder)
+    merge_lora(prior)
+    missing, unexpected = model.load_state_dict(prior.state_dict(), strict=False)
+    if unexpected:
+        raise HarnessError(f"checkpoint {cfg.init} has weights this model lacks: {unexpected[:3]}")
+
+
+def freeze_all_but(model: nn.Module, keep: Callable[[str], bool]) -> None:
+    for param_name, param in model.named_parameters():
+        param.requires_grad_(keep(param_name))
+
+
+class LatentWorldModel:
+    """A trained FDM + action module as the planners' ``WorldModel``: encode / rollout / distance / decode.
+
+    Embeddings are float32 tensors [B, N, D] (token grids of the frozen frame encoder).
+    """
+
+    def __init__(
+        self,
+        encoder: FrameAutoencoder,
+        fdm: nn.Module,
+        action_module: nn.Module,
+        action_mean: np.ndarray,
+        action_std: np.ndarray,
+        segment: int,
+        history: int,
+    ):
+        self.encoder, self.fdm, self.action_module = encoder.eval(), fdm.eval(), action_module.eval()
+        self.mean = torch.as_tensor(action_mean, dtype=torch.float32)
+        self.std = torch.as_tensor(action_std, dtype=torch.float32)
+        self.segment, self.history = segment, history
+
+    @torch.no_grad()
+    def encode(self, images: np.ndarray) -> torch.Tensor:
+        """uint8 [B, H, W, 3] -> [B, N, D]."""
+        size = self.encoder.cfg.image_size
+        frames = np.stack([resize_image(np.asarray(f), size) for f in images])
+        return self.encoder.encode(to_float(torch.from_numpy(frames)))
+
+    @torch.no_grad()
+    def rollout(self, z: torch.Tensor, actions: np.ndarray, history: torch.Tensor | None = None) -> torch.Tensor:
+        """z [1 or B, N, D], actions [B, T, Da] (T = k * segment) -> predictions [B, k, N, D]."""
+        acts = torch.as_tensor(np.asarray(actions), dtype=torch.float32)
+        b, t, _ = acts.shape
+        if t % self.segment:
+            raise HarnessError(f"rollout needs a multiple of {self.segment} actions, got {t}")
+        acts = (acts - self.mean) / self.std
+        hist = z.expand(b, -1, -1)[:, None]
+        if history is not None:
+            hist = torch.cat([history.expand(b, -1, -1, -1), hist], dim=1)[:, -self.history :]
+        preds = []
+        for i in range(t // self.segment):
+            latent = self.action_module(acts[:, i * self.segment : (i + 1) * self.segment])
+            nxt = self.fdm(hist, latent)
+            preds.append(nxt)
+            hist = torch.cat([hist, nxt[:, None]], dim=1)[:, -self.history :]
+        return torch.stack(preds, dim=1)
+
+    def distance(self, a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
+        """[B, N, D] vs [1 or B, N, D] -> L2 distance per row, float [B]."""
+        return torch.linalg.vector_norm((a - b).flatten(1), dim=1).cpu().numpy()
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> np.ndarray:
+        """[B, N, D] -> uint8 images [B, S, S, 3] (the frame autoencoder's decoder)."""
+        images = self.encoder.decode(z).clamp(0, 1).permute(0, 2, 3, 1)
+        return (images * 255).round().to(torch.uint8).numpy()
+
+
+def replace(cfg: Any, **changes: Any) -> Any:
+    return dataclasses.replace(cfg, **changes)

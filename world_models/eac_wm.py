@@ -1,0 +1,121 @@
+"""EAC-WM: the explicit-action conditioned baseline (LAC-WM paper, section 3.3).
+
+The same FDM as LAC-WM, conditioned on per-embodiment explicit action encoders (each a two-layer MLP
+like the action projector) instead of a shared latent action space. Stages:
+    pretrain  FDM + one encoder per pretraining embodiment, L_recon
+    adapt     a new encoder from scratch for ``rename`` (the held-out task / robot) + LoRA rank 2 on the FDM
+Registered as trainable ``world_model/eac_wm`` and world model ``eac_wm``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from harness.errors import HarnessError
+from harness.nn.checkpoint import load_checkpoint, load_state_into
+from harness.nn.chunk_policy import config_from_dict
+from harness.nn.lora import add_lora
+from harness.nn.training import Trainable, TrainData
+from harness.registry import TRAINABLES, WORLD_MODELS
+from world_models.common import LatentWorldModel, WorldModelConfig, freeze_all_but, start_from, world_model_data
+from world_models.dynamics import FDM, ActionMLP
+from world_models.frame_ae import load_frame_autoencoder
+
+
+@dataclass(frozen=True)
+class EacWmConfig(WorldModelConfig):
+    cross_augment: bool = True  # FDM inputs / targets from the augmented embedding version, like LAC-WM
+    single_frame_prob: float = 0.5
+
+    STAGES: ClassVar[tuple[str, ...]] = ("pretrain", "adapt")
+
+
+class EacWM(nn.Module):
+    def __init__(self, cfg: EacWmConfig, info: dict[str, Any]):
+        super().__init__()
+        self.cfg = cfg
+        n, d, m = int(info["tokens"]), int(info["dim"]), cfg.latent_tokens
+        self.embodiments = list(info["embodiments"])
+        self.fdm = FDM(d, n, cfg.fdm_depth, cfg.heads, cfg.history)
+        self.encoders = nn.ModuleDict(
+            {e: ActionMLP(cfg.segment, int(info["action_dim"]), m, d) for e in self.embodiments}
+        )
+
+    def add_stage_adapters(self) -> None:
+        if self.cfg.stage == "adapt":
+            add_lora(self.fdm, self.cfg.lora_rank)
+
+    def compute_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None) -> tuple:
+        v = "b" if self.cfg.cross_augment else "clean"
+        hist = torch.stack([batch[f"{v}_prev"], batch[f"{v}_t"]], dim=1)[:, -self.cfg.history :]
+        if (
+            self.training
+            and hist.shape[1] > 1
+            and torch.rand((), generator=generator).item() < self.cfg.single_frame_prob
+        ):
+            hist = hist[:, -1:]
+        ids = batch["embodiment"]
+        z = torch.zeros((len(ids), self.cfg.latent_tokens, hist.shape[-1]), dtype=hist.dtype, device=hist.device)
+        for i, name in enumerate(self.embodiments):
+            rows = ids == i
+            if rows.any():
+                z[rows] = self.encoders[name](batch["actions"][rows])
+        recon = F.mse_loss(self.fdm(hist, z), batch[f"{v}_next"])
+        return recon, {"recon": float(recon)}
+
+
+def _build(cfg: EacWmConfig, info: dict[str, Any]) -> EacWM:
+    model = EacWM(cfg, info)
+    model.add_stage_adapters()
+    return model
+
+
+def build_for_training(cfg: EacWmConfig, info: dict[str, Any]) -> EacWM:
+    model = EacWM(cfg, info)
+    if cfg.stage == "adapt":
+        if not cfg.rename:
+            raise HarnessError("EAC-WM adaptation trains a new action encoder: --set rename=NAME")
+        start_from(model, cfg, _build, "eac_wm")
+    model.add_stage_adapters()
+    if cfg.stage == "adapt":
+        freeze_all_but(model, lambda n: n.startswith(f"encoders.{cfg.rename}.") or "lora_" in n)
+    return model
+
+
+def eac_wm_data(cfg: EacWmConfig, paths: list[Path], seed: int, val_fraction: float) -> TrainData:
+    return world_model_data(cfg, paths, seed, val_fraction, "eac_wm")
+
+
+@TRAINABLES.register("world_model/eac_wm")
+def trainable() -> Trainable:
+    return Trainable("world_model", "eac_wm", EacWmConfig, eac_wm_data, build_for_training)
+
+
+@WORLD_MODELS.register("eac_wm")
+def build_world_model(checkpoint: str | None = None) -> LatentWorldModel:
+    if checkpoint is None:
+        raise HarnessError("world model 'eac_wm' needs --wm-checkpoint DIR")
+    ckpt = load_checkpoint(checkpoint, component="world_model", name="eac_wm")
+    cfg = config_from_dict(EacWmConfig, ckpt.meta["config"])
+    info = ckpt.meta.get("data", {})
+    model = _build(cfg, info)
+    load_state_into(model, ckpt.state_dict, ckpt.folder)
+    target = info["target_embodiment"]
+    stats = info["action_stats"][target]
+    encoder = load_frame_autoencoder(cfg.encoder)
+    return LatentWorldModel(
+        encoder,
+        model.fdm.eval(),
+        model.encoders[target].eval(),
+        np.asarray(stats["mean"]),
+        np.asarray(stats["std"]),
+        cfg.segment,
+        cfg.history,
+    )
