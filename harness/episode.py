@@ -100,8 +100,8 @@ def run_episode(
 ) -> dict[str, Any]:
     """Run one episode and return its record (a JSON-able dict; see results.summarize).
 
-    With ``goals``, decision d passes subgoal d to the planner, and (given a world model) the distance
-    between the frame reached after the decision and that subgoal is recorded (delta_f, delta_f_g).
+    With ``goals``, each decision gets the subgoal closing its window of p steps, and (given a world model)
+    the distance between the frame reached at step i * p and subgoal i is recorded (delta_f, delta_f_g).
     Each decision's planner stats go to ``record["plan_log"]``.
     """
     record = blank_record(episode)
@@ -123,7 +123,7 @@ def run_episode(
         done = False
         while not done:
             stage = "policy"
-            goal = goals.for_decision(record["decisions"]) if goals is not None else None
+            goal = goals.target(record["steps"]) if goals is not None else None
             plan = planner.plan(obs, goal, policy, world_model)
             chunk, clipped = validate_chunk(plan.actions, episode, out_of_range)
             record["decisions"] += 1
@@ -135,6 +135,10 @@ def run_episode(
                 record["steps"] += 1
                 record["clipped_steps"] += int(was_clipped)
                 _track_metrics(last_info, once)
+                if goals is not None and world_model is not None:
+                    due = goals.reached(record["steps"])
+                    if due is not None:
+                        goals.distances.append(embedding_distance(world_model, obs["agentview_rgb"], due))
                 if video_path is not None:
                     frames.append(env.render_frame(obs))  # type: ignore[attr-defined]
                 if last_info.get("success"):
@@ -145,9 +149,6 @@ def run_episode(
                 if record["steps"] >= max_steps:
                     done = True
                     break
-            if goals is not None and world_model is not None and goal is not None:
-                stage = "world model"
-                goals.distances.append(embedding_distance(world_model, obs["agentview_rgb"], goal))
         record["success_at_end"] = bool(last_info.get("success", False))
         metrics = {f"{k}_once": v for k, v in once.items()}
         metrics.update({f"{k}_at_end": bool(v) for k, v in last_info.items() if k in once})

@@ -32,6 +32,13 @@ def _progress(total: int, initial: int, enabled: bool):  # type: ignore[no-untyp
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     cfg, given = parse_eval_args(argv)
+    run_dir = evaluate(cfg, given, list(sys.argv[1:] if argv is None else argv))
+    print(f"results: {run_dir}")
+    return 0
+
+
+def evaluate(cfg: EvalConfig, given: set[str], argv: list[str]) -> Path:
+    """Run (or resume) one evaluation; prints the summary table and returns the run dir."""
     store: RunStore | None = None
     if cfg.resume:
         store = RunStore.open(Path(cfg.resume))
@@ -90,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "git": git_info(),
             "packages": package_versions(),
             "environment": environment_info(),
-            "argv": list(sys.argv[1:] if argv is None else argv),
+            "argv": argv,
         }
         store = RunStore.create(Path(cfg.out), suite.name, f"{policy_name}-{cfg.planner}-s{cfg.seed}", manifest)
     else:
@@ -143,8 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{first['error']}",
             file=sys.stderr,
         )
-    print(f"results: {store.run_dir}")
-    return 0
+    return store.run_dir
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 ``record_expert_goals`` runs the suite's scripted expert from the episode's own init state (PRIVILEGED
 information: it uses the simulator state and is recorded as such in every run's manifest) and keeps the
 camera frame every ``every`` steps plus the last one. Decision d of the evaluated episode targets
-subgoal d (the frame at step (d + 1) * every, the final frame once the demonstration has ended).
+the subgoal that closes its window of ``every`` steps (the final frame once the demonstration has ended).
 """
 
 from __future__ import annotations
@@ -29,10 +29,18 @@ class Goals:
     mode: str = "subgoals"
     distances: list[float] = field(default_factory=list)
 
-    def for_decision(self, d: int) -> np.ndarray:
+    def target(self, steps_done: int) -> np.ndarray:
+        """The goal for a decision taken after ``steps_done`` env steps: the subgoal that ends the current
+        window of ``every`` steps (the demo's last frame once the demo has ended, or in ``final`` mode)."""
         if self.mode == "final" or not self.frames:
             return self.final
-        return self.frames[min(d, len(self.frames) - 1)]
+        return self.frames[min(steps_done // self.every, len(self.frames) - 1)]
+
+    def reached(self, steps_done: int) -> np.ndarray | None:
+        """The subgoal due at exactly ``steps_done`` steps (None between subgoals / after the demo)."""
+        if steps_done % self.every or steps_done // self.every > len(self.frames):
+            return None
+        return self.frames[steps_done // self.every - 1]
 
 
 def record_expert_goals(

@@ -71,3 +71,18 @@ def non_inferiority(
     else:
         verdict = "inconclusive"
     return NonInferiority(diff, lower, upper, margin, verdict)
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar test on paired binary outcomes.
+
+    ``b``: pairs where A succeeded and B failed; ``c``: A failed and B succeeded. Under H0 (equal success
+    probability) the b discordant pairs out of b + c are Binomial(b + c, 1/2). Returns the p-value
+    (1.0 when there are no discordant pairs).
+    """
+    n = b + c
+    if n == 0:
+        return 1.0
+    from scipy.stats import binomtest
+
+    return float(binomtest(min(b, c), n, 0.5, alternative="two-sided").pvalue)

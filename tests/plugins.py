@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from harness.protocols import EpisodeSpec, Obs, TaskSpec
-from harness.registry import POLICIES, SUITES
+from harness.registry import POLICIES, SUITES, WORLD_MODELS
 from tasks.suite import SimSuite
 
 
@@ -131,3 +131,28 @@ POLICIES.register("greedy")(lambda checkpoint=None: GreedyPolicy())
 for _fault in ("nan", "shape", "range", "raise"):
     POLICIES.register(f"faulty_{_fault}")(lambda checkpoint=None, _f=_fault: FaultyPolicy(_f))
 POLICIES.register("crashing")(lambda checkpoint=None: CrashingPolicy())
+
+
+class MeanColourWorldModel:
+    """A fake linear world model: embedding = mean RGB of the frame [3]; each 5-step segment adds the
+    mean of its first three action dims. Lets planner tests know the right answer in advance."""
+
+    segment = 5
+
+    def __init__(self, checkpoint: str | None = None):
+        self.calls = 0
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        return np.asarray(images, dtype=np.float64).reshape(len(images), -1, 3).mean(axis=1) / 255.0
+
+    def rollout(self, z: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        b, t, _ = actions.shape
+        steps = actions[..., :3].reshape(b, t // self.segment, self.segment, 3).mean(axis=2)
+        return np.broadcast_to(z, (b, 3))[:, None] + np.cumsum(steps, axis=1)
+
+    def distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(np.asarray(a) - np.asarray(b), axis=-1)
+
+
+WORLD_MODELS.register("mean_colour")(lambda checkpoint=None: MeanColourWorldModel(checkpoint))

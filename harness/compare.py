@@ -1,0 +1,224 @@
+"""``python -m harness.compare``: several planners on the same episodes, with paired statistics.
+
+    python -m harness.compare --suite simpler_bridge --tasks 2,3 --policy diffusion --checkpoint DIR \\
+        --planners vla_random,vla_mean,wm_topk --world-model lac_wm --wm-checkpoint DIR --episodes-per-task 10
+
+Every planner runs as its own evaluation run (same run seed -> same init states and episode seeds), then
+the episodes are paired by (task, episode). Output: a table per task and overall with success rates and
+Wilson 95% intervals, the paper's partial metrics where the suite reports them (S.R.C.: contact = grasp),
+delta_f (mean subgoal embedding distance) and delta_f_g (final-goal distance), an exact McNemar test for
+every pair of planners, compare.json and compare.png in OUT/<suite>/compare-<time>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from harness.atomic_io import write_json_atomic
+from harness.config import EvalConfig, OneLineParser
+from harness.errors import HarnessError, cli_entry
+from harness.eval import evaluate
+from harness.registry import PLANNERS
+from harness.results import RunStore
+from harness.stats import mcnemar_exact, wilson_interval
+
+CONTACT_METRICS = ("grasped_once", "contact_once")  # S.R.C. where the suite reports one of these
+LIFT_METRICS = ("lifted_once", "lift_once")  # S.R.L.
+
+
+def _parser() -> OneLineParser:
+    p = OneLineParser(prog="python -m harness.compare", description=__doc__.split("\n")[0])
+    p.add_argument("--planners", default="vla_random,vla_mean,wm_topk", help="comma list of planner names")
+    skip = {"planner", "resume", "goal"}
+    for f in dataclasses.fields(EvalConfig):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in (bool, "bool"):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+            continue
+        kind = int if "int" in str(f.type) else str
+        p.add_argument(flag, type=kind, default=f.default, help=f.metadata.get("help", ""))
+    p.add_argument("--goal", default="subgoals", help="subgoals | final | none (expert demo frames; privileged)")
+    p.set_defaults(videos=0)
+    return p
+
+
+def _rate(successes: int, n: int) -> dict[str, Any]:
+    lo, hi = wilson_interval(successes, n)
+    return {"successes": successes, "n": n, "rate": successes / n if n else None, "ci95": [lo, hi]}
+
+
+def _mean(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def planner_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Success with Wilson interval, partial metrics, delta_f / delta_f_g and compute for one group."""
+    out: dict[str, Any] = {"success": _rate(sum(bool(r["success"]) for r in records), len(records))}
+    for label, keys in (("contact", CONTACT_METRICS), ("lift", LIFT_METRICS)):
+        key = next((k for k in keys if any(k in r.get("metrics", {}) for r in records)), None)
+        if key is not None:
+            out[label] = {**_rate(sum(bool(r["metrics"].get(key)) for r in records), len(records)), "metric": key}
+    out["delta_f"] = _mean([r.get("metrics", {}).get("delta_f") for r in records])
+    out["delta_f_g"] = _mean([r.get("metrics", {}).get("delta_f_g") for r in records])
+    logs = [d for r in records for d in r.get("plan_log", [])]
+    out["decisions"] = len(logs)
+    out["wm_calls"] = int(sum(d.get("wm_calls", 0) for d in logs))
+    out["plan_s_per_decision"] = _mean([d.get("time_s") for d in logs])
+    out["errors"] = sum(1 for r in records if r.get("error"))
+    return out
+
+
+def paired_tests(runs: dict[str, dict[str, dict[str, Any]]], keys: list[str]) -> list[dict[str, Any]]:
+    """Exact McNemar for every pair of planners over the episodes both finished (``keys``)."""
+    tests = []
+    for a, b in itertools.combinations(runs, 2):
+        both = [k for k in keys if k in runs[a] and k in runs[b]]
+        sa = [bool(runs[a][k]["success"]) for k in both]
+        sb = [bool(runs[b][k]["success"]) for k in both]
+        a_only = sum(x and not y for x, y in zip(sa, sb, strict=True))
+        b_only = sum(y and not x for x, y in zip(sa, sb, strict=True))
+        tests.append(
+            {
+                "a": a,
+                "b": b,
+                "pairs": len(both),
+                "a_only": a_only,
+                "b_only": b_only,
+                "p_value": mcnemar_exact(a_only, b_only),
+            }
+        )
+    return tests
+
+
+def build_report(runs: dict[str, dict[str, dict[str, Any]]], task_names: dict[int, str]) -> dict[str, Any]:
+    """runs: planner -> episode key -> record. Per task and overall statistics plus paired tests."""
+    keys = sorted({k for recs in runs.values() for k in recs}, key=lambda k: tuple(int(x) for x in k.split(":")))
+    groups: dict[str, list[str]] = {"overall": keys}
+    for tid, name in task_names.items():
+        groups[f"task {tid}: {name}"] = [k for k in keys if int(k.split(":")[0]) == tid]
+    report: dict[str, Any] = {}
+    for group, group_keys in groups.items():
+        report[group] = {
+            "planners": {p: planner_stats([recs[k] for k in group_keys if k in recs]) for p, recs in runs.items()},
+            "paired": paired_tests(runs, group_keys),
+        }
+    return report
+
+
+def plot_report(report: dict[str, Any], out: Path) -> None:
+    """Grouped bars of success rate with Wilson 95% intervals, one group per task plus overall."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = list(report)
+    planners = list(report["overall"]["planners"])
+    width = 0.8 / max(1, len(planners))
+    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(groups)), 3.8))
+    for i, planner in enumerate(planners):
+        rates, lows, highs = [], [], []
+        for g in groups:
+            s = report[g]["planners"][planner]["success"]
+            rate = s["rate"] or 0.0
+            rates.append(rate)
+            lows.append(rate - s["ci95"][0])
+            highs.append(s["ci95"][1] - rate)
+        xs = np.arange(len(groups)) + (i - (len(planners) - 1) / 2) * width
+        ax.bar(xs, rates, width, yerr=[lows, highs], capsize=3, label=planner)
+    ax.set_xticks(np.arange(len(groups)), [g.split(":")[0] if g != "overall" else g for g in groups])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("success rate (Wilson 95%)")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def print_report(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=False)
+    for group, data in report.items():
+        table = Table(title=group)
+        for col in ("planner", "S.R.", "95% CI", "S.R.C.", "S.R.L.", "delta_f", "delta_f_g", "wm calls", "plan s/dec"):
+            table.add_column(col)
+
+        def fmt(x: Any, pct: bool = False) -> str:
+            if x is None:
+                return "-"
+            return f"{x:.0%}" if pct else f"{x:.3g}"
+
+        for planner, st in data["planners"].items():
+            s = st["success"]
+            table.add_row(
+                planner,
+                f"{s['successes']}/{s['n']} ({fmt(s['rate'], True)})",
+                f"{s['ci95'][0]:.2f}-{s['ci95'][1]:.2f}",
+                fmt(st.get("contact", {}).get("rate"), True),
+                fmt(st.get("lift", {}).get("rate"), True),
+                fmt(st["delta_f"]),
+                fmt(st["delta_f_g"]),
+                str(st["wm_calls"]),
+                fmt(st["plan_s_per_decision"]),
+            )
+        console.print(table)
+        for t in data["paired"]:
+            console.print(
+                f"  McNemar {t['a']} vs {t['b']}: {t['pairs']} pairs, only {t['a']} {t['a_only']}, "
+                f"only {t['b']} {t['b_only']}, exact p = {t['p_value']:.3g}"
+            )
+
+
+@cli_entry
+def main(argv: Sequence[str] | None = None) -> int:
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(tokens)
+    planners = [p.strip() for p in args.planners.split(",") if p.strip()]
+    if len(planners) < 2 or len(set(planners)) != len(planners):
+        raise HarnessError("--planners needs at least two distinct planner names")
+    for name in planners:
+        PLANNERS.get(name)
+    if "wm_topk" in planners and args.world_model is None:
+        raise HarnessError("--planners includes wm_topk: give --world-model NAME --wm-checkpoint DIR")
+    fields = {f.name for f in dataclasses.fields(EvalConfig)}
+    base = {k: v for k, v in vars(args).items() if k in fields}
+    runs: dict[str, dict[str, dict[str, Any]]] = {}
+    run_dirs: dict[str, str] = {}
+    task_names: dict[int, str] = {}
+    for name in planners:
+        cfg = EvalConfig(**{**base, "planner": name}).validate()
+        print(f"compare: planner {name}", file=sys.stderr)
+        run_dir = evaluate(cfg, set(), ["python -m harness.compare", *tokens])
+        store = RunStore.open(run_dir)
+        runs[name] = {r["key"]: r for r in store.episodes()}
+        run_dirs[name] = str(run_dir)
+        for task in store.manifest()["suite"]["tasks"]:
+            task_names[int(task["task_id"])] = task["name"]
+    report = build_report(runs, dict(sorted(task_names.items())))
+    out = Path(args.out) / args.suite / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(
+        out / "compare.json", {"config": {**base, "planners": planners}, "runs": run_dirs, "report": report}
+    )
+    plot_report(report, out / "compare.png")
+    print_report(report)
+    print(f"compare: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""``python -m harness.compare`` end to end on the real SIMPLER suite (a few steps): same episodes for every
+planner, expert subgoal images, per-decision compute logs, paired tests, json + png outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.sim
+
+
+def test_compare_three_planners_on_simpler(tmp_path):
+    proc = run_cli(
+        "harness.compare",
+        "--suite", "simpler_bridge", "--tasks", "0", "--episodes-per-task", "2", "--policy", "random",
+        "--planners", "vla_random,vla_mean,wm_topk", "--world-model", "mean_colour", "--wm-checkpoint", "none",
+        "--n-samples", "6", "--top-k", "2", "--subgoal-every", "5", "--max-steps", "10", "--workers", "0",
+        "--out", str(tmp_path), "--no-progress",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = Path(proc.stdout.strip().splitlines()[-1].removeprefix("compare: "))
+    data = json.loads((out / "compare.json").read_text())
+    assert (out / "compare.png").stat().st_size > 1000
+    assert set(data["runs"]) == {"vla_random", "vla_mean", "wm_topk"}
+    episodes = {}
+    for planner, run_dir in data["runs"].items():
+        lines = (Path(run_dir) / "episodes.jsonl").read_text().splitlines()
+        records = [json.loads(line) for line in lines]
+        assert len(records) == 2 and all(r["error"] is None for r in records), records
+        episodes[planner] = {r["key"]: (r["seed"], r["init_index"]) for r in records}
+        for r in records:
+            assert r["steps"] == 10 and len(r["plan_log"]) == r["decisions"] == 10  # random: 1-step chunks
+            assert r["metrics"]["goal_frames"] >= 1 and r["metrics"]["delta_f"] is not None
+        manifest = json.loads((Path(run_dir) / "manifest.json").read_text())
+        assert manifest["privileged"], "goal images from the expert must be declared privileged"
+    assert episodes["vla_random"] == episodes["vla_mean"] == episodes["wm_topk"]
+    logs = [json.loads(line) for line in (Path(data["runs"]["wm_topk"]) / "episodes.jsonl").read_text().splitlines()]
+    decision = logs[0]["plan_log"][0]
+    assert decision["n"] == 6 and decision["k"] == 2 and decision["wm_calls"] == 1 and len(decision["chosen"]) == 2
+    overall = data["report"]["overall"]
+    assert overall["planners"]["wm_topk"]["success"]["n"] == 2
+    assert {(t["a"], t["b"]) for t in overall["paired"]} == {
+        ("vla_random", "vla_mean"), ("vla_random", "wm_topk"), ("vla_mean", "wm_topk")
+    }  # fmt: skip
+    assert "McNemar" in proc.stdout
+
+
+def test_compare_rejects_wm_topk_without_world_model(tmp_path):
+    proc = run_cli(
+        "harness.compare", "--suite", "simpler_bridge", "--planners", "vla_mean,wm_topk", "--out", str(tmp_path)
+    )
+    assert proc.returncode == 2 and "--world-model" in proc.stderr and "Traceback" not in proc.stderr
