@@ -68,7 +68,7 @@ class EacWM(nn.Module):
             if rows.any():
                 z[rows] = self.encoders[name](batch["actions"][rows])
         recon = F.mse_loss(self.fdm(hist, z), batch[f"{v}_next"])
-        return recon, {"recon": float(recon)}
+        return recon, {"recon": recon.item()}
 
 
 def _build(cfg: EacWmConfig, info: dict[str, Any]) -> EacWM:

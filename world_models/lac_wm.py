@@ -90,7 +90,7 @@ class LacWM(nn.Module):
             if cfg.motion_loss:
                 motion = F.mse_loss(self.motion(batch[f"{idm_v}_t"], z), batch["motion"])
                 loss = loss + cfg.lambda_motion * motion
-                logs["motion"] = float(motion)
+                logs["motion"] = motion.item()
         else:
             z_proj = self.projector(batch["actions"])
             recon = F.mse_loss(self.fdm(hist, z_proj), target)
@@ -100,8 +100,8 @@ class LacWM(nn.Module):
                     z_idm = self.idm(batch["clean_t"], batch["clean_next"])
                 latent = F.mse_loss(z_proj, z_idm)
                 loss = loss + cfg.lambda_latent * latent
-                logs["latent"] = float(latent)
-        logs["recon"] = float(recon)
+                logs["latent"] = latent.item()
+        logs["recon"] = recon.item()
         return loss, logs
 
 
