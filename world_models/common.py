@@ -162,3 +162,39 @@ class LatentWorldModel:
 
 def replace(cfg: Any, **changes: Any) -> Any:
     return dataclasses.replace(cfg, **changes)
+
+
+def load_world_model(
+    checkpoint: str | None, name: str, config_cls: type, build: Callable[[Any, dict], nn.Module]
+) -> tuple[nn.Module, dict[str, Any], Any]:
+    """(model in eval mode, data info, config) from a world-model checkpoint folder."""
+    if checkpoint is None:
+        raise HarnessError(f"world model {name!r} needs --wm-checkpoint DIR")
+    ckpt = load_checkpoint(checkpoint, component="world_model", name=name)
+    cfg = config_from_dict(config_cls, ckpt.meta["config"])
+    info = ckpt.meta.get("data", {})
+    model = build(cfg, info)
+    load_state_into(model, ckpt.state_dict, ckpt.folder)
+    return model.eval(), info, cfg
+
+
+def runtime_for(model_fdm: nn.Module, action_module: nn.Module, info: dict[str, Any], cfg: Any) -> LatentWorldModel:
+    """The planner-facing world model for the checkpoint's target embodiment."""
+    stats = info["action_stats"][info["target_embodiment"]]
+    encoder = load_frame_autoencoder(cfg.encoder)
+    return LatentWorldModel(
+        encoder, model_fdm, action_module, np.asarray(stats["mean"]), np.asarray(stats["std"]), cfg.segment, cfg.history
+    )
+
+
+def register_trainable(name: str, config_cls: type, build_for_training: Callable[[Any, dict], nn.Module]) -> None:
+    """Register ``world_model/<name>`` with the shared segment data builder."""
+    from harness.nn.training import Trainable
+    from harness.registry import TRAINABLES
+
+    def make_data(cfg: Any, paths: list[Path], seed: int, val_fraction: float) -> TrainData:
+        return world_model_data(cfg, paths, seed, val_fraction, name)
+
+    TRAINABLES.register(f"world_model/{name}")(
+        lambda: Trainable("world_model", name, config_cls, make_data, build_for_training)
+    )

@@ -10,23 +10,25 @@ Registered as trainable ``world_model/eac_wm`` and world model ``eac_wm``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from harness.errors import HarnessError
-from harness.nn.checkpoint import load_checkpoint, load_state_into
-from harness.nn.chunk_policy import config_from_dict
 from harness.nn.lora import add_lora
-from harness.nn.training import Trainable, TrainData
-from harness.registry import TRAINABLES, WORLD_MODELS
-from world_models.common import LatentWorldModel, WorldModelConfig, freeze_all_but, start_from, world_model_data
+from harness.registry import WORLD_MODELS
+from world_models.common import (
+    LatentWorldModel,
+    WorldModelConfig,
+    freeze_all_but,
+    load_world_model,
+    register_trainable,
+    runtime_for,
+    start_from,
+)
 from world_models.dynamics import FDM, ActionMLP
-from world_models.frame_ae import load_frame_autoencoder
 
 
 @dataclass(frozen=True)
@@ -89,33 +91,10 @@ def build_for_training(cfg: EacWmConfig, info: dict[str, Any]) -> EacWM:
     return model
 
 
-def eac_wm_data(cfg: EacWmConfig, paths: list[Path], seed: int, val_fraction: float) -> TrainData:
-    return world_model_data(cfg, paths, seed, val_fraction, "eac_wm")
-
-
-@TRAINABLES.register("world_model/eac_wm")
-def trainable() -> Trainable:
-    return Trainable("world_model", "eac_wm", EacWmConfig, eac_wm_data, build_for_training)
+register_trainable("eac_wm", EacWmConfig, build_for_training)
 
 
 @WORLD_MODELS.register("eac_wm")
 def build_world_model(checkpoint: str | None = None) -> LatentWorldModel:
-    if checkpoint is None:
-        raise HarnessError("world model 'eac_wm' needs --wm-checkpoint DIR")
-    ckpt = load_checkpoint(checkpoint, component="world_model", name="eac_wm")
-    cfg = config_from_dict(EacWmConfig, ckpt.meta["config"])
-    info = ckpt.meta.get("data", {})
-    model = _build(cfg, info)
-    load_state_into(model, ckpt.state_dict, ckpt.folder)
-    target = info["target_embodiment"]
-    stats = info["action_stats"][target]
-    encoder = load_frame_autoencoder(cfg.encoder)
-    return LatentWorldModel(
-        encoder,
-        model.fdm.eval(),
-        model.encoders[target].eval(),
-        np.asarray(stats["mean"]),
-        np.asarray(stats["std"]),
-        cfg.segment,
-        cfg.history,
-    )
+    model, info, cfg = load_world_model(checkpoint, "eac_wm", EacWmConfig, _build)
+    return runtime_for(model.fdm, model.encoders[info["target_embodiment"]], info, cfg)

@@ -13,29 +13,25 @@ Registered as trainable ``world_model/lac_wm`` and world model ``lac_wm`` (a che
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from harness.errors import HarnessError
-from harness.nn.checkpoint import load_checkpoint, load_state_into
-from harness.nn.chunk_policy import config_from_dict
 from harness.nn.lora import add_lora
-from harness.nn.training import Trainable, TrainData
-from harness.registry import TRAINABLES, WORLD_MODELS
+from harness.registry import WORLD_MODELS
 from world_models.common import (
     LatentWorldModel,
     WorldModelConfig,
     freeze_all_but,
+    load_world_model,
+    register_trainable,
+    runtime_for,
     start_from,
-    world_model_data,
 )
 from world_models.dynamics import FDM, IDM, ActionMLP, MotionDecoder
-from world_models.frame_ae import load_frame_autoencoder
 
 
 @dataclass(frozen=True)
@@ -128,42 +124,15 @@ def build_for_training(cfg: LacWmConfig, info: dict[str, Any]) -> LacWM:
     return model
 
 
-def lac_wm_data(cfg: LacWmConfig, paths: list[Path], seed: int, val_fraction: float) -> TrainData:
-    return world_model_data(cfg, paths, seed, val_fraction, "lac_wm")
-
-
-@TRAINABLES.register("world_model/lac_wm")
-def trainable() -> Trainable:
-    return Trainable("world_model", "lac_wm", LacWmConfig, lac_wm_data, build_for_training)
-
-
-def load_lac_wm(checkpoint: str | None) -> tuple[LacWM, dict[str, Any], LacWmConfig]:
-    if checkpoint is None:
-        raise HarnessError("world model 'lac_wm' needs --wm-checkpoint DIR")
-    ckpt = load_checkpoint(checkpoint, component="world_model", name="lac_wm")
-    cfg = config_from_dict(LacWmConfig, ckpt.meta["config"])
-    info = ckpt.meta.get("data", {})
-    model = _build(cfg, info)
-    load_state_into(model, ckpt.state_dict, ckpt.folder)
-    return model.eval(), info, cfg
+register_trainable("lac_wm", LacWmConfig, build_for_training)
 
 
 @WORLD_MODELS.register("lac_wm")
 def build_world_model(checkpoint: str | None = None) -> LatentWorldModel:
-    model, info, cfg = load_lac_wm(checkpoint)
+    model, info, cfg = load_world_model(checkpoint, "lac_wm", LacWmConfig, _build)
     if cfg.stage not in ("adapt_projector", "adapt_joint"):
         raise HarnessError(
             f"LAC-WM checkpoint {checkpoint} is from stage {cfg.stage}: it has no trained action projector; "
             "use a checkpoint from stage adapt_projector or adapt_joint"
         )
-    stats = info["action_stats"][info["target_embodiment"]]
-    encoder = load_frame_autoencoder(cfg.encoder)
-    return LatentWorldModel(
-        encoder,
-        model.fdm,
-        model.projector,
-        np.asarray(stats["mean"]),
-        np.asarray(stats["std"]),
-        cfg.segment,
-        cfg.history,
-    )
+    return runtime_for(model.fdm, model.projector, info, cfg)

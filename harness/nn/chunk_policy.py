@@ -237,3 +237,16 @@ def load_chunk_policy(
     model = build_model(cfg, info)
     load_state_into(model, ckpt.state_dict, ckpt.folder)
     return ChunkPolicyRuntime(model, cfg, ckpt.stats, info.get("quat_order", "wxyz"), device, stochastic)
+
+
+def register_chunk_policy(
+    name: str, config_cls: type, build_model: Callable[[Any, dict[str, Any]], nn.Module], stochastic: bool
+) -> None:
+    """Register ``name`` as a policy (loaded from ``--checkpoint DIR``) and as trainable ``policy/<name>``."""
+    from harness.nn.training import Trainable
+    from harness.registry import POLICIES, TRAINABLES
+
+    POLICIES.register(name)(
+        lambda checkpoint=None: load_chunk_policy(checkpoint, name, config_cls, build_model, stochastic)
+    )
+    TRAINABLES.register(f"policy/{name}")(lambda: Trainable("policy", name, config_cls, chunk_policy_data, build_model))

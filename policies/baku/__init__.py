@@ -1,15 +1,14 @@
 """BAKU (Haldar et al. 2024): multi-task transformer policy conditioned on the instruction.
 
-Registered as policy ``baku`` (needs ``--checkpoint DIR``) and trainable ``policy/baku``.
+Registered as policy ``baku`` (needs ``--checkpoint DIR``) and trainable ``policy/baku``. Deterministic:
+``sample`` adds declared Gaussian noise (``sample_noise``) around its chunk.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.nn.chunk_policy import ChunkPolicyRuntime, chunk_policy_data, load_chunk_policy
-from harness.nn.training import Trainable
-from harness.registry import POLICIES, TRAINABLES
+from harness.nn.chunk_policy import register_chunk_policy
 from policies.baku.config import BakuConfig
 
 
@@ -19,11 +18,4 @@ def build_model(cfg: BakuConfig, info: dict[str, Any]):  # type: ignore[no-untyp
     return BakuModel(cfg, info)
 
 
-@POLICIES.register("baku")
-def build_policy(checkpoint: str | None = None) -> ChunkPolicyRuntime:
-    return load_chunk_policy(checkpoint, "baku", BakuConfig, build_model, stochastic=False)
-
-
-@TRAINABLES.register("policy/baku")
-def trainable() -> Trainable:
-    return Trainable("policy", "baku", BakuConfig, chunk_policy_data, build_model)
+register_chunk_policy("baku", BakuConfig, build_model, stochastic=False)

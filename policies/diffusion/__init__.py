@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.nn.chunk_policy import ChunkPolicyRuntime, chunk_policy_data, load_chunk_policy
-from harness.nn.training import Trainable
-from harness.registry import POLICIES, TRAINABLES
+from harness.nn.chunk_policy import register_chunk_policy
 from policies.diffusion.config import DiffusionConfig
 
 
@@ -19,11 +17,4 @@ def build_model(cfg: DiffusionConfig, info: dict[str, Any]):  # type: ignore[no-
     return DiffusionPolicyModel(cfg, info)
 
 
-@POLICIES.register("diffusion")
-def build_policy(checkpoint: str | None = None) -> ChunkPolicyRuntime:
-    return load_chunk_policy(checkpoint, "diffusion", DiffusionConfig, build_model, stochastic=True)
-
-
-@TRAINABLES.register("policy/diffusion")
-def trainable() -> Trainable:
-    return Trainable("policy", "diffusion", DiffusionConfig, chunk_policy_data, build_model)
+register_chunk_policy("diffusion", DiffusionConfig, build_model, stochastic=True)
