@@ -135,9 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": ["python", "-m", "harness.train", *(argv if argv is not None else sys.argv[1:])],
     }
     write_json_atomic(out / "train_manifest.json", meta)
+    n_val = len(data.val) if data.val is not None else 0
     print(
-        f"training {key}: {data.info.get('train_samples', len(data.train))} samples "
-        f"({data.info.get('train_episodes', '?')} train / {data.info.get('val_episodes', 0)} val episodes), "
+        f"training {key}: {len(data.train)} train / {n_val} validation samples, "
         f"{tcfg.steps} steps, batch {tcfg.batch_size}, device {tcfg.device}",
         file=sys.stderr,
     )

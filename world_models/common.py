@@ -17,7 +17,8 @@ from harness.nn.checkpoint import load_checkpoint, load_state_into
 from harness.nn.chunk_policy import config_from_dict
 from harness.nn.lora import merge_lora
 from harness.nn.training import TrainData
-from world_models.frame_ae import FrameAutoencoder, load_frame_autoencoder, to_float
+from world_models.frame_ae import FrameAutoencoder, to_float
+from world_models.token_encoders import load_token_encoder
 from world_models.segments import build_segments
 
 
@@ -25,7 +26,7 @@ from world_models.segments import build_segments
 class WorldModelConfig:
     """Fields every latent world model shares (model configs extend it)."""
 
-    encoder: str = ""  # frame_ae checkpoint folder (the frozen image encoder + decoder)
+    encoder: str = ""  # frozen image encoder: a frame_ae checkpoint folder, or hf:/local/vit/folder
     segment: int = 5  # env steps per world-model step (actions chunked into 5-step segments)
     latent_tokens: int = 2  # M: tokens of a latent action
     fdm_depth: int = 4
@@ -40,7 +41,7 @@ class WorldModelConfig:
 
     def validate(self) -> None:
         if not self.encoder:
-            raise HarnessError("world models need --set encoder=DIR (a frame_ae checkpoint)")
+            raise HarnessError("world models need --set encoder=DIR (a frame_ae checkpoint or hf:/path)")
         if self.stage not in self.STAGES:
             raise HarnessError(f"stage must be one of {', '.join(self.STAGES)}, got {self.stage!r}")
         if self.stage != "pretrain" and not self.init:
@@ -60,7 +61,7 @@ def world_model_data(cfg: WorldModelConfig, paths: list[Path], seed: int, val_fr
     """Segments embedded by the frozen encoder; adaptation stages keep the embodiment order and motion
     scaling of their starting checkpoint and compute action statistics for the new data."""
     cfg.validate()
-    encoder = load_frame_autoencoder(cfg.encoder)
+    encoder = load_token_encoder(cfg.encoder)
     prior = init_info(cfg, name)
     prior_stats = {k: v for k, v in prior.get("action_stats", {}).items() if k != (cfg.rename or None)}
     train, val, info = build_segments(
@@ -181,7 +182,7 @@ def load_world_model(
 def runtime_for(model_fdm: nn.Module, action_module: nn.Module, info: dict[str, Any], cfg: Any) -> LatentWorldModel:
     """The planner-facing world model for the checkpoint's target embodiment."""
     stats = info["action_stats"][info["target_embodiment"]]
-    encoder = load_frame_autoencoder(cfg.encoder)
+    encoder = load_token_encoder(cfg.encoder)
     return LatentWorldModel(
         encoder, model_fdm, action_module, np.asarray(stats["mean"]), np.asarray(stats["std"]), cfg.segment, cfg.history
     )

@@ -138,3 +138,38 @@ def test_pretrain_checkpoint_without_projector_is_refused(chain):
     paths, _ = chain
     with pytest.raises(HarnessError, match="no trained action projector"):
         WORLD_MODELS.build("lac_wm", checkpoint=paths["lac0"])
+
+
+def test_open_loop_rollout_metrics(chain, tmp_path):
+    from world_models.evaluate import evaluate_rollouts, image_metrics
+
+    frame = np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    psnr, ssim = image_metrics(frame, frame.copy())
+    assert psnr == float("inf") and ssim == pytest.approx(1.0)
+    paths, _ = chain
+    wm = WORLD_MODELS.build("lac_wm", checkpoint=paths["lac3"])
+    data = write_tiny_demos(tmp_path / "eval.hdf5", n=2, T=16, size=32)
+    result = evaluate_rollouts(wm, [data], horizon=2, max_windows=3, seed=0)
+    assert result["windows"] == 3 and len(result["per_step"]["psnr"]) == 2
+    assert all(np.isfinite(v) for v in result["mean"].values())
+    assert 0 < result["mean"]["psnr"] < 100 and -1 <= result["mean"]["ssim"] <= 1
+
+
+def test_pretrained_vit_as_world_model_encoder(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    config = transformers.Dinov2Config(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, patch_size=4, image_size=16
+    )
+    transformers.Dinov2Model(config).save_pretrained(tmp_path / "dino", safe_serialization=True)
+    data = write_tiny_demos(tmp_path / "d.hdf5", n=3, T=12, size=32)
+    spec = TRAINABLES.get("world_model/lac_wm")()
+    cfg = spec.config_cls(encoder=f"hf:{tmp_path / 'dino'}", fdm_depth=2, idm_depth=1, heads=2)
+    train_data = spec.make_data(cfg, [data], 0, 0.0)
+    assert train_data.info["tokens"] == 16 and train_data.info["dim"] == 32 and train_data.info["grid"] == 4
+    model = spec.build_model(cfg, train_data.info)
+    batch = train_data.to_batch(
+        torch.utils.data.default_collate([train_data.train[i] for i in range(4)]), None, "cpu", True
+    )
+    loss, _ = model.compute_loss(batch, torch.Generator().manual_seed(0))
+    loss.backward()
+    assert torch.isfinite(loss)
