@@ -103,3 +103,29 @@ def test_malformed_flag_is_one_line_and_exit_2():
 def test_config_roundtrip():
     cfg = EvalConfig(suite="x", seed=3)
     assert EvalConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_default_policy_uses_the_suites_shipped_checkpoint():
+    from types import SimpleNamespace
+
+    from harness.defaults import resolve_policy
+    from harness.manifest import PROJECT_ROOT
+
+    suite = SimpleNamespace(default_policy="diffusion", default_checkpoint="policies/checkpoints/x")
+    assert resolve_policy(suite, None, None) == ("diffusion", str(PROJECT_ROOT / "policies/checkpoints/x"))
+    assert resolve_policy(suite, None, "/mine") == ("diffusion", "/mine")
+    assert resolve_policy(suite, "random", None) == ("random", None)
+    plain = SimpleNamespace(default_policy="expert", default_checkpoint=None)
+    assert resolve_policy(plain, None, None) == ("expert", None)
+
+
+def test_planner_flags_are_validated():
+    from harness.config import EvalConfig
+
+    with pytest.raises(HarnessError, match="top-k"):
+        EvalConfig(n_samples=4, top_k=5).validate()
+    with pytest.raises(HarnessError, match="--goal"):
+        EvalConfig(goal="maybe").validate()
+    with pytest.raises(HarnessError, match="wm-checkpoint"):
+        EvalConfig(world_model="lac_wm").validate()
+    assert EvalConfig(n_samples=8, top_k=2, subgoal_every=4).planner_options().top_k == 2
