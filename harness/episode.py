@@ -118,6 +118,7 @@ def run_episode(
         stage = "policy"
         policy.reset(episode)
         planner.reset(episode)
+        observe = getattr(policy, "observe", None)  # policies with observation history see every step
         if video_path is not None:
             frames.append(env.render_frame(obs))  # type: ignore[attr-defined]
         done = False
@@ -133,6 +134,10 @@ def run_episode(
                 stage = "simulator"
                 obs, last_info = env.step(action)
                 record["steps"] += 1
+                if observe is not None:
+                    stage = "policy"
+                    observe(obs)
+                    stage = "simulator"
                 record["clipped_steps"] += int(was_clipped)
                 _track_metrics(last_info, once)
                 if goals is not None and world_model is not None:

@@ -99,6 +99,9 @@ class Policy(Protocol):
     def sample(self, obs: Obs, n: int, rng: np.random.Generator) -> np.ndarray:
         """n candidate chunks float32 [n, H, Da] (deterministic policies: repetition + declared noise)."""
 
+    # Optional: ``observe(obs)`` is called after every env step (not only at decisions) when a policy
+    # defines it, so policies with an observation history see the same frame spacing as in training.
+
 
 @dataclass
 class PlanResult:

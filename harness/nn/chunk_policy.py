@@ -129,7 +129,12 @@ class ChunkPolicyRuntime:
         self._rng = np.random.default_rng(episode.seed)
         self._instruction = episode.task.instruction
 
-    def _observe(self, obs: Obs) -> dict[str, torch.Tensor]:
+    def observe(self, obs: Obs) -> None:
+        """Record one env step's observation (called by the episode loop after every step): the history
+        then holds consecutive frames, as in training, not frames one chunk apart."""
+        self._push(obs)
+
+    def _push(self, obs: Obs) -> None:
         images, proprio = live_features(
             obs, self.cfg.image_keys, self.cfg.proprio_keys, self.quat_order, self.cfg.image_size
         )
@@ -138,12 +143,14 @@ class ChunkPolicyRuntime:
             and np.array_equal(self._history[-1][1], proprio)
             and np.array_equal(self._history[-1][0], images)
         ):
-            pass  # same observation seen again (e.g. act after sample): do not advance the history
-        else:
-            if not self._history:
-                for _ in range(self.cfg.obs_horizon - 1):
-                    self._history.append((images, proprio))
-            self._history.append((images, proprio))
+            return  # the same observation again (e.g. act after observe / sample): do not advance the history
+        if not self._history:
+            for _ in range(self.cfg.obs_horizon - 1):
+                self._history.append((images, proprio))
+        self._history.append((images, proprio))
+
+    def _observe(self, obs: Obs) -> dict[str, torch.Tensor]:
+        self._push(obs)
         imgs = np.stack([h[0] for h in self._history])[None]  # [1, To, V, H, W, 3]
         prop = self.stats.normalize_proprio(np.stack([h[1] for h in self._history]))[None]
         instruction = str(obs.get("instruction") or self._instruction)
