@@ -160,3 +160,19 @@ def test_config_fields_round_trip():
         spec = TRAINABLES.get(key)()
         cfg = tiny_config(spec)
         assert dataclasses.asdict(cfg)["image_size"] == 16
+
+
+def test_history_holds_consecutive_steps_via_observe(trained):
+    """The episode loop calls observe() after every env step, so the policy's history holds consecutive
+    frames (as in training), and act() on an already observed frame does not advance it again."""
+    key, out = trained[:2]
+    policy = POLICIES.build(key.split("/")[1], checkpoint=str(out))
+    policy.reset(make_episodes([TASK], 1, 0)[0])
+    rng = np.random.default_rng(0)
+    first, second = _obs(rng), _obs(rng)
+    policy.act(first)
+    policy.observe(second)
+    policy.act(second)
+    history = list(policy._history)
+    assert len(history) == 2
+    assert not np.array_equal(history[0][0], history[1][0])  # [first, second], not [second, second]
