@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import json
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,12 @@ LIFT_METRICS = ("lifted_once", "lift_once")  # S.R.L.
 def _parser() -> OneLineParser:
     p = OneLineParser(prog="python -m harness.compare", description=__doc__.split("\n")[0])
     p.add_argument("--planners", default="vla_random,vla_mean,wm_topk", help="comma list of planner names")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="COMPARE_DIR",
+        help="pool earlier comparisons (e.g. batches made with --first-episode) into one report; runs nothing",
+    )
     skip = {"planner", "resume", "goal"}
     for f in dataclasses.fields(EvalConfig):
         if f.name in skip:
@@ -183,10 +190,53 @@ def print_report(report: dict[str, Any]) -> None:
             )
 
 
+def _load_runs(run_dirs: dict[str, str], runs: dict, task_names: dict[int, str]) -> None:
+    for name, run_dir in run_dirs.items():
+        store = RunStore.open(Path(run_dir))
+        for record in store.episodes():
+            if record["key"] in runs.setdefault(name, {}):
+                raise HarnessError(f"episode {record['key']} of {name} appears in two merged runs")
+            runs[name][record["key"]] = record
+        for task in store.manifest()["suite"]["tasks"]:
+            task_names[int(task["task_id"])] = task["name"]
+
+
+def _finish(runs: dict, task_names: dict[int, str], out_root: Path, suite: str, meta: dict[str, Any]) -> int:
+    report = build_report(runs, dict(sorted(task_names.items())))
+    out = out_root / suite / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "compare.json", {**meta, "report": report})
+    plot_report(report, out / "compare.png")
+    print_report(report)
+    print(f"compare: {out}")
+    return 0
+
+
+def merge(dirs: list[str], out_root: Path) -> int:
+    """Pool the runs of several compare.json folders (same planners) into one report."""
+    runs: dict[str, dict[str, dict[str, Any]]] = {}
+    task_names: dict[int, str] = {}
+    batches = []
+    for folder in dirs:
+        try:
+            data = json.loads((Path(folder) / "compare.json").read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise HarnessError(f"--merge: cannot read {folder}/compare.json: {exc}") from exc
+        if batches and set(data["runs"]) != set(batches[0]["runs"]):
+            raise HarnessError(f"--merge: {folder} compares other planners than {dirs[0]}")
+        batches.append(data)
+        _load_runs(data["runs"], runs, task_names)
+    suite = batches[0]["config"]["suite"]
+    meta = {"config": batches[0]["config"], "merged": dirs, "runs": [b["runs"] for b in batches]}
+    return _finish(runs, task_names, out_root, suite, meta)
+
+
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     tokens = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(tokens)
+    if args.merge:
+        return merge(args.merge, Path(args.out))
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     if len(planners) < 2 or len(set(planners)) != len(planners):
         raise HarnessError("--planners needs at least two distinct planner names")
@@ -202,22 +252,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in planners:
         cfg = EvalConfig(**{**base, "planner": name}).validate()
         print(f"compare: planner {name}", file=sys.stderr)
-        run_dir = evaluate(cfg, set(), ["python -m harness.compare", *tokens])
-        store = RunStore.open(run_dir)
-        runs[name] = {r["key"]: r for r in store.episodes()}
-        run_dirs[name] = str(run_dir)
-        for task in store.manifest()["suite"]["tasks"]:
-            task_names[int(task["task_id"])] = task["name"]
-    report = build_report(runs, dict(sorted(task_names.items())))
-    out = Path(args.out) / args.suite / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(
-        out / "compare.json", {"config": {**base, "planners": planners}, "runs": run_dirs, "report": report}
+        run_dirs[name] = str(evaluate(cfg, set(), ["python -m harness.compare", *tokens]))
+    _load_runs(run_dirs, runs, task_names)
+    return _finish(
+        runs, task_names, Path(args.out), args.suite, {"config": {**base, "planners": planners}, "runs": run_dirs}
     )
-    plot_report(report, out / "compare.png")
-    print_report(report)
-    print(f"compare: {out}")
-    return 0
 
 
 if __name__ == "__main__":

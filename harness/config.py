@@ -19,6 +19,7 @@ class EvalConfig:
     suite: str = field(default="libero_long", metadata={"help": "suite name (python -m harness.suites)"})
     tasks: str | None = field(default=None, metadata={"help": "comma list of task indices or names (default: all)"})
     episodes_per_task: int = field(default=50, metadata={"help": "episodes per task; episode i uses init state i"})
+    first_episode: int = field(default=0, metadata={"help": "number of the first episode (a later batch of new ones)"})
     policy: str | None = field(default=None, metadata={"help": "policy name (default: the suite's default)"})
     checkpoint: str | None = field(default=None, metadata={"help": "policy checkpoint dir / file"})
     planner: str = field(default="direct", metadata={"help": "planner name"})
@@ -52,6 +53,8 @@ class EvalConfig:
             raise HarnessError(f"--workers must be >= 0, got {self.workers}")
         if self.max_steps is not None and self.max_steps < 1:
             raise HarnessError(f"--max-steps must be >= 1, got {self.max_steps}")
+        if self.first_episode < 0:
+            raise HarnessError(f"--first-episode must be >= 0, got {self.first_episode}")
         if self.seed < 0:
             raise HarnessError(f"--seed must be >= 0, got {self.seed}")
         if self.videos < 0:

@@ -64,7 +64,7 @@ def evaluate(cfg: EvalConfig, given: set[str], argv: list[str]) -> Path:
         raise HarnessError("--goal needs the scripted 'expert' policy for the suite")
     workers = cfg.workers if cfg.workers is not None else suite.default_workers
     cfg = EvalConfig.from_dict({**cfg.to_dict(), "policy": policy_name, "checkpoint": checkpoint, "workers": workers})
-    episodes = make_episodes(tasks, cfg.episodes_per_task, cfg.seed)
+    episodes = make_episodes(tasks, cfg.episodes_per_task, cfg.seed, cfg.first_episode)
 
     if store is None:
         manifest = {

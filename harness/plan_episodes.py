@@ -12,11 +12,16 @@ def episode_seed(run_seed: int, task_id: int, episode: int) -> int:
     return int(np.random.SeedSequence([run_seed, task_id, episode]).generate_state(1)[0] >> 1)
 
 
-def make_episodes(tasks: list[TaskSpec], episodes_per_task: int, run_seed: int) -> list[EpisodeSpec]:
-    """Task-major episode list; episode i of a task uses init state i (mod the number of init states)."""
+def make_episodes(
+    tasks: list[TaskSpec], episodes_per_task: int, run_seed: int, first_episode: int = 0
+) -> list[EpisodeSpec]:
+    """Task-major episode list; episode i of a task uses init state i (mod the number of init states).
+
+    ``first_episode`` starts the numbering later (a second batch of new episodes whose keys and seeds do
+    not collide with an earlier run's, so both can be pooled or paired)."""
     specs: list[EpisodeSpec] = []
     for task in tasks:
-        for e in range(episodes_per_task):
+        for e in range(first_episode, first_episode + episodes_per_task):
             specs.append(
                 EpisodeSpec(
                     index=len(specs),

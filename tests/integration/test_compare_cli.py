@@ -48,6 +48,15 @@ def test_compare_three_planners_on_simpler(tmp_path):
     }  # fmt: skip
     assert "McNemar" in proc.stdout
 
+    merged = run_cli("harness.compare", "--merge", str(out), "--out", str(tmp_path / "merged"))
+    assert merged.returncode == 0, merged.stderr[-2000:]
+    again = json.loads(
+        (Path(merged.stdout.strip().splitlines()[-1].removeprefix("compare: ")) / "compare.json").read_text()
+    )
+    assert again["report"]["overall"]["planners"]["wm_topk"]["success"]["n"] == 2
+    twice = run_cli("harness.compare", "--merge", str(out), str(out), "--out", str(tmp_path / "merged"))
+    assert twice.returncode == 2 and "appears in two merged runs" in twice.stderr
+
 
 def test_compare_rejects_wm_topk_without_world_model(tmp_path):
     proc = run_cli(

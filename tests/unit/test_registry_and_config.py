@@ -129,3 +129,14 @@ def test_planner_flags_are_validated():
     with pytest.raises(HarnessError, match="wm-checkpoint"):
         EvalConfig(world_model="lac_wm").validate()
     assert EvalConfig(n_samples=8, top_k=2, subgoal_every=4).planner_options().top_k == 2
+
+
+def test_first_episode_starts_a_new_batch_of_distinct_episodes():
+    from harness.plan_episodes import make_episodes
+
+    task = SUITES.build("toy_reach").tasks()[0]
+    first = make_episodes([task], 3, 0)
+    later = make_episodes([task], 3, 0, first_episode=3)
+    assert [e.episode for e in later] == [3, 4, 5] and [e.init_index for e in later] == [3, 4, 5]
+    assert {e.key for e in first}.isdisjoint(e.key for e in later)
+    assert [e.seed for e in make_episodes([task], 6, 0)[3:]] == [e.seed for e in later]
