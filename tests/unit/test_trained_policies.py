@@ -176,3 +176,18 @@ def test_history_holds_consecutive_steps_via_observe(trained):
     history = list(policy._history)
     assert len(history) == 2
     assert not np.array_equal(history[0][0], history[1][0])  # [first, second], not [second, second]
+
+
+SHIPPED = sorted(p for p in (Path(__file__).resolve().parents[2] / "policies" / "checkpoints").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_checkpoints_load_and_act(folder):
+    meta = load_checkpoint(folder).meta
+    policy = POLICIES.build(meta["name"], checkpoint=str(folder))
+    task = TaskSpec(meta["data"]["suite"], 0, "t0", meta["data"]["instructions"][0], 20, 1, (-1.0,) * 7, (1.0,) * 7)
+    policy.reset(make_episodes([task], 1, 0)[0])
+    rng = np.random.default_rng(0)
+    obs = {**_obs(rng), "wrist_rgb": rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)}
+    chunk = policy.act(obs)
+    assert chunk.shape == (meta["config"]["n_action_steps"], meta["data"]["action_dim"]) and np.isfinite(chunk).all()
