@@ -8,13 +8,13 @@ Both expose ``encode(images [B, 3, S, S] in [0, 1]) -> tokens [B, N, D]``, ``cfg
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import torch
 from torch import nn
 
 from harness.errors import HarnessError
+from harness.nn.vision import load_hf_backbone
 
 
 class HFTokenEncoder(nn.Module):
@@ -25,16 +25,7 @@ class HFTokenEncoder(nn.Module):
 
     def __init__(self, path: str):
         super().__init__()
-        folder = Path(path).expanduser()
-        if not (folder / "config.json").is_file():
-            raise HarnessError(f"world-model encoder {folder}: no config.json (expected a HF model folder)")
-        try:
-            from transformers import AutoModel
-
-            self.backbone = AutoModel.from_pretrained(str(folder), local_files_only=True, use_safetensors=True)
-        except Exception as exc:  # noqa: BLE001 - any load failure is a bad user folder
-            raise HarnessError(f"cannot load {folder}: {type(exc).__name__}: {exc}") from exc
-        self.backbone.requires_grad_(False).eval()
+        self.backbone = load_hf_backbone(path)
         conf = self.backbone.config
         size, patch = int(conf.image_size), int(conf.patch_size)
         self.cfg = SimpleNamespace(image_size=size, dim=int(conf.hidden_size))

@@ -92,6 +92,24 @@ class ConvEncoder(nn.Module):
         return self.head(feats)
 
 
+def load_hf_backbone(path: str) -> nn.Module:
+    """A frozen ``transformers.AutoModel`` from a local folder (config.json + model.safetensors), eval mode.
+
+    Nothing is downloaded; a missing or unreadable folder is one HarnessError line.
+    """
+    folder = Path(path).expanduser()
+    if not (folder / "config.json").is_file():
+        raise HarnessError(f"pretrained vision weights: {folder} has no config.json (expected a HF model folder)")
+    try:
+        from transformers import AutoModel
+
+        backbone = AutoModel.from_pretrained(str(folder), local_files_only=True, use_safetensors=True)
+    except Exception as exc:  # noqa: BLE001 - any load failure is a bad user folder
+        msg = f"cannot load pretrained vision weights from {folder}: {type(exc).__name__}: {exc}"
+        raise HarnessError(msg) from exc
+    return backbone.requires_grad_(False).eval()
+
+
 class PretrainedViTEncoder(nn.Module):
     """Frozen ViT from a local Hugging Face folder (config.json + model.safetensors, e.g. facebook/dinov2-small)
     plus a trainable linear projection of its CLS token. Nothing is downloaded.
@@ -107,18 +125,7 @@ class PretrainedViTEncoder(nn.Module):
 
     def __init__(self, path: str, out_dim: int = 128):
         super().__init__()
-        folder = Path(path).expanduser()
-        if not (folder / "config.json").is_file():
-            raise HarnessError(f"pretrained vision weights: {folder} has no config.json (expected a HF model folder)")
-        try:
-            from transformers import AutoModel
-
-            self.backbone = AutoModel.from_pretrained(str(folder), local_files_only=True, use_safetensors=True)
-        except Exception as exc:  # noqa: BLE001 - any load failure is a bad user folder
-            msg = f"cannot load pretrained vision weights from {folder}: {type(exc).__name__}: {exc}"
-            raise HarnessError(msg) from exc
-        self.backbone.requires_grad_(False)
-        self.backbone.eval()
+        self.backbone = load_hf_backbone(path)
         hidden = int(self.backbone.config.hidden_size)
         self.proj = nn.Sequential(nn.Linear(hidden, out_dim), nn.LayerNorm(out_dim))
         self.register_buffer("mean", torch.tensor(self.MEAN).view(1, 3, 1, 1), persistent=False)
