@@ -12,7 +12,6 @@ every pair of planners, compare.json and compare.png in OUT/<suite>/compare-<tim
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import itertools
 import json
@@ -24,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from harness.atomic_io import write_json_atomic
-from harness.config import EvalConfig, OneLineParser
+from harness.config import EvalConfig, OneLineParser, parser_for
 from harness.errors import HarnessError, cli_entry
 from harness.eval import evaluate
 from harness.registry import PLANNERS
@@ -36,7 +35,9 @@ LIFT_METRICS = ("lifted_once", "lift_once")  # S.R.L.
 
 
 def _parser() -> OneLineParser:
-    p = OneLineParser(prog="python -m harness.compare", description=__doc__.split("\n")[0])
+    p = parser_for(
+        EvalConfig, "python -m harness.compare", __doc__.split("\n")[0], skip=frozenset({"planner", "resume", "goal"})
+    )
     p.add_argument("--planners", default="vla_random,vla_mean,wm_topk", help="comma list of planner names")
     p.add_argument(
         "--merge",
@@ -44,16 +45,6 @@ def _parser() -> OneLineParser:
         metavar="COMPARE_DIR",
         help="pool earlier comparisons (e.g. batches made with --first-episode) into one report; runs nothing",
     )
-    skip = {"planner", "resume", "goal"}
-    for f in dataclasses.fields(EvalConfig):
-        if f.name in skip:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in (bool, "bool"):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
-            continue
-        kind = int if "int" in str(f.type) else str
-        p.add_argument(flag, type=kind, default=f.default, help=f.metadata.get("help", ""))
     p.add_argument("--goal", default="subgoals", help="subgoals | final | none (expert demo frames; privileged)")
     p.set_defaults(videos=0)
     return p

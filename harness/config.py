@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from harness.errors import HarnessError
+from harness.goals import GOAL_MODES
 from harness.protocols import PlannerOptions
 
 
@@ -66,7 +67,7 @@ class EvalConfig:
             raise HarnessError(f"--top-k ({self.top_k}) cannot exceed --n-samples ({self.n_samples})")
         if self.wm_horizon < 0:
             raise HarnessError("--wm-horizon must be >= 0")
-        if self.goal not in ("none", "subgoals", "final"):
+        if self.goal not in GOAL_MODES:
             raise HarnessError(f"--goal must be none, subgoals or final, got {self.goal!r}")
         if self.world_model is not None and self.wm_checkpoint is None:
             raise HarnessError("--world-model needs --wm-checkpoint DIR")
@@ -101,10 +102,12 @@ def _arg_type(f: dataclasses.Field) -> Any:
     return str
 
 
-def parser_for(cls: type, prog: str, description: str) -> OneLineParser:
-    """An argparse parser with one ``--kebab-name`` flag per dataclass field."""
+def parser_for(cls: type, prog: str, description: str, skip: frozenset[str] = frozenset()) -> OneLineParser:
+    """An argparse parser with one ``--kebab-name`` flag per dataclass field (except those in ``skip``)."""
     parser = OneLineParser(prog=prog, description=description)
     for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "")
         if f.type in (bool, "bool"):

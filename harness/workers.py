@@ -18,9 +18,8 @@ from typing import Any, Callable, Iterator, Protocol
 
 from harness.episode import blank_record, run_episode
 from harness.errors import HarnessError
-from harness.protocols import EpisodeSpec, TaskEnv
+from harness.protocols import EpisodeSpec, PlannerOptions, TaskEnv
 from harness.goals import record_expert_goals
-from harness.protocols import PlannerOptions
 from harness.registry import PLANNERS, POLICIES, SUITES, WORLD_MODELS
 
 

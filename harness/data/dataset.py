@@ -115,7 +115,10 @@ class DemoChunkDataset(Dataset):
             meta = open_demo_file(Path(path), obs_keys=(*image_keys, *proprio_keys))
             train, val = split_episodes(meta.names, val_fraction, seed)
             chosen = {"train": train, "val": val, "all": meta.names}[split]
+            needed = set(chosen) if stats is not None else set(chosen) | set(train)  # train demos feed the stats
             for name in meta.names:
+                if name not in needed:
+                    continue
                 demo = read_demo(meta.path, name, (*image_keys, *proprio_keys))
                 proprio = np.concatenate([demo.obs[k].reshape(len(demo.actions), -1) for k in proprio_keys], axis=1)
                 if name in train:
