@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 from harness.errors import HarnessError
 from harness.protocols import TaskEnv, TaskSpec
 
@@ -27,6 +29,15 @@ class SimSuite:
         state_only_env: ``build_env(task, cameras=False)`` gives a render-free env whose states can be
             rendered later with ``obs_from_state`` (fast data generation).
         quat_order: quaternion order of poses in observations ("xyzw" or "wxyz").
+        embodiment: robot name shared by every suite of that robot ("panda", "widowx"); world models key
+            their per-robot modules and statistics by it.
+        gripper_close_sign: sign of the gripper command that closes the gripper (+1: LIBERO's Panda,
+            -1: SIMPLER's WidowX). Anything that mixes actions of several robots maps the gripper to the
+            common convention "+1 closes" by multiplying with it (``gripper_closing``).
+        expert: registered policy that scripts this suite from privileged state (None: no expert), used
+            for demonstrations and goal images.
+        contact_metric / lift_metric: names of the per-step info flags that mean "object grasped" and
+            "object lifted" (None where the simulator reports none); S.R.C. / S.R.L. in comparisons.
     """
 
     name: str
@@ -41,6 +52,15 @@ class SimSuite:
     default_checkpoint: str | None = None  # relative to the project root; used with default_policy
     state_only_env: bool = False
     quat_order: str = "wxyz"
+    embodiment: str = ""
+    gripper_close_sign: float = 1.0
+    expert: str | None = None
+    contact_metric: str | None = None
+    lift_metric: str | None = None
+
+    def gripper_closing(self, command: np.ndarray) -> np.ndarray:
+        """Gripper commands in this suite's convention -> the common one (+1 closes, -1 opens)."""
+        return np.asarray(command) * self.gripper_close_sign
 
     def tasks(self) -> list[TaskSpec]:
         return list(self.load_tasks())

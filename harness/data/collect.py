@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from harness.data.features import proprio_features, resize_image
+from harness.data.features import DERIVED_KEYS, proprio_features, resize_image
 from harness.data.hdf5_io import Demo
 from harness.episode import seed_everything, validate_chunk
 from harness.protocols import EpisodeSpec, Policy, TaskEnv
@@ -74,7 +74,7 @@ def to_demo(rec: dict[str, Any], episode: EpisodeSpec, quat_order: str, image_si
     proprio = np.stack([o["proprio"] for o in obs_list]).astype(np.float64)  # [T, 9]: pos, quat, 2 fingers
     obs = {
         "agentview_rgb": np.stack([resize_image(o["agentview_rgb"], image_size) for o in obs_list]),
-        **proprio_features(proprio, quat_order),
+        **{k: v for k, v in proprio_features(proprio, quat_order).items() if k not in DERIVED_KEYS},
         "joint_states": np.stack([o["joint_pos"] for o in obs_list]).astype(np.float64),
     }
     if "wrist_rgb" in obs_list[0]:

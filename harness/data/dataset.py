@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from harness.data.features import resize_image
+from harness.data.features import file_features, resize_image, stored_keys
 from harness.data.hdf5_io import open_demo_file, read_demo
 from harness.errors import HarnessError
 
@@ -112,15 +112,15 @@ class DemoChunkDataset(Dataset):
         self.episodes: list[dict[str, Any]] = []
         train_actions, train_proprio = [], []
         for path in paths:
-            meta = open_demo_file(Path(path), obs_keys=(*image_keys, *proprio_keys))
+            meta = open_demo_file(Path(path), obs_keys=(*image_keys, *stored_keys(self.proprio_keys)))
             train, val = split_episodes(meta.names, val_fraction, seed)
             chosen = {"train": train, "val": val, "all": meta.names}[split]
             needed = set(chosen) if stats is not None else set(chosen) | set(train)  # train demos feed the stats
             for name in meta.names:
                 if name not in needed:
                     continue
-                demo = read_demo(meta.path, name, (*image_keys, *proprio_keys))
-                proprio = np.concatenate([demo.obs[k].reshape(len(demo.actions), -1) for k in proprio_keys], axis=1)
+                demo = read_demo(meta.path, name, (*image_keys, *stored_keys(self.proprio_keys)))
+                proprio = file_features(demo.obs, self.proprio_keys)
                 if name in train:
                     train_actions.append(demo.actions)
                     train_proprio.append(proprio)

@@ -36,7 +36,7 @@ class ChunkPolicyConfig:
     """Observation / action interface shared by every chunk policy (model configs extend it)."""
 
     image_keys: tuple[str, ...] = ("agentview_rgb",)
-    proprio_keys: tuple[str, ...] = ("ee_states", "gripper_states")
+    proprio_keys: tuple[str, ...] = ("ee_pos", "ee_rot6d", "gripper_states")  # continuous orientation
     image_size: int = 64  # frames are resized to this square size
     obs_horizon: int = 2  # To: observation frames fed to the model
     action_horizon: int = 16  # Hz: predicted chunk length

@@ -89,5 +89,9 @@ def build_simpler_bridge() -> SimSuite:
         load_tasks=_tasks,
         build_env=_build_env,
         notes=_notes,
+        embodiment="widowx",
+        gripper_close_sign=-1.0,  # SIMPLER Bridge: +1 open, -1 closed (absolute target)
+        expert="expert",
+        contact_metric="grasped",
         default_workers=1,  # measured: SAPIEN's CPU renderer already uses both cores; 2 workers were slower
     )
