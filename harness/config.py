@@ -19,17 +19,24 @@ class EvalConfig:
 
     suite: str = field(default="libero_long", metadata={"help": "suite name (python -m harness.suites)"})
     tasks: str | None = field(default=None, metadata={"help": "comma list of task indices or names (default: all)"})
-    episodes_per_task: int = field(default=50, metadata={"help": "episodes per task; episode i uses init state i"})
+    episodes_per_task: int | None = field(
+        default=None,
+        metadata={"help": "episodes per task; episode i runs on evaluation scene i (default: every scene of the task)"},
+    )
     first_episode: int = field(default=0, metadata={"help": "number of the first episode (a later batch of new ones)"})
     policy: str | None = field(default=None, metadata={"help": "policy name (default: the suite's default)"})
     checkpoint: str | None = field(default=None, metadata={"help": "policy checkpoint dir / file"})
     planner: str = field(default="direct", metadata={"help": "planner name"})
     world_model: str | None = field(default=None, metadata={"help": "world model for planners that use one"})
     wm_checkpoint: str | None = field(default=None, metadata={"help": "world-model checkpoint dir"})
-    n_samples: int = field(default=64, metadata={"help": "N: candidate chunks per decision (sampling planners)"})
-    top_k: int = field(default=5, metadata={"help": "k: best candidates averaged (wm_topk)"})
-    subgoal_every: int = field(default=8, metadata={"help": "p: env steps per decision / between subgoal images"})
-    wm_horizon: int = field(default=0, metadata={"help": "world-model segments per rollout, 0: ceil(p / segment)"})
+    n_samples: int | None = field(
+        default=None, metadata={"help": "N: candidate chunks per decision (vla_mean, wm_topk; default 64)"}
+    )
+    top_k: int | None = field(default=None, metadata={"help": "k: best candidates averaged (wm_topk; default 5)"})
+    subgoal_every: int | None = field(
+        default=None,
+        metadata={"help": "p: env steps executed per decision = spacing of subgoal images (sampling planners)"},
+    )
     goal: str = field(
         default="none",
         metadata={"help": "none | subgoals | final: goal images from the scripted expert's demo (privileged)"},
@@ -46,9 +53,13 @@ class EvalConfig:
         default="clip", metadata={"help": "out-of-bound actions: clip (counted) or fail the episode"}
     )
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    allow_train_scenes: bool = field(
+        default=False,
+        metadata={"help": "run even if an evaluated scene was a training scene of a checkpoint (warned, recorded)"},
+    )
 
     def validate(self) -> "EvalConfig":
-        if self.episodes_per_task < 1:
+        if self.episodes_per_task is not None and self.episodes_per_task < 1:
             raise HarnessError(f"--episodes-per-task must be >= 1, got {self.episodes_per_task}")
         if self.workers is not None and self.workers < 0:
             raise HarnessError(f"--workers must be >= 0, got {self.workers}")
@@ -60,13 +71,10 @@ class EvalConfig:
             raise HarnessError(f"--seed must be >= 0, got {self.seed}")
         if self.videos < 0:
             raise HarnessError(f"--videos must be >= 0, got {self.videos}")
-        for name in ("n_samples", "top_k", "subgoal_every"):
-            if getattr(self, name) < 1:
-                raise HarnessError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        if self.top_k > self.n_samples:
-            raise HarnessError(f"--top-k ({self.top_k}) cannot exceed --n-samples ({self.n_samples})")
-        if self.wm_horizon < 0:
-            raise HarnessError("--wm-horizon must be >= 0")
+        for name in ("n_samples", "top_k", "subgoal_every"):  # the planner checks how they fit together
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise HarnessError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
         if self.goal not in GOAL_MODES:
             raise HarnessError(f"--goal must be none, subgoals or final, got {self.goal!r}")
         if self.world_model is not None and self.wm_checkpoint is None:
@@ -79,7 +87,7 @@ class EvalConfig:
         return dataclasses.asdict(self)
 
     def planner_options(self) -> PlannerOptions:
-        return PlannerOptions(self.n_samples, self.top_k, self.subgoal_every, self.wm_horizon)
+        return PlannerOptions(self.n_samples, self.top_k, self.subgoal_every)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "EvalConfig":

@@ -112,7 +112,7 @@ def run_episode(
     stage = "simulator"
     try:
         seed_everything(episode.seed)
-        obs = env.reset(episode.init_index, episode.seed)
+        obs = env.reset(episode.init_index, episode.seed, episode.split)
         seed_everything(episode.seed)  # some envs (LIBERO) reseed global NumPy inside reset
         record["reset_s"] = round(time.perf_counter() - t0, 4)
         stage = "policy"

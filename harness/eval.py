@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from harness.config import EvalConfig, parse_eval_args
 from harness.defaults import resolve_policy
-from harness.errors import HarnessError, cli_entry
+from harness.errors import cli_entry
 from harness.manifest import environment_info, git_info, package_versions
 from harness.plan_episodes import make_episodes
+from harness.planning import check_planner_setup, unused_options
+from harness.protocols import EpisodeSpec, TaskSpec
 from harness.registry import PLANNERS, POLICIES, SUITES, WORLD_MODELS
+from harness.scenes import check_no_training_scenes
 from harness.report import print_summary_table
 from harness.results import RunStore, summarize
 from harness.workers import RunContext, run_episodes
@@ -37,69 +41,107 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def evaluate(cfg: EvalConfig, given: set[str], argv: list[str]) -> Path:
-    """Run (or resume) one evaluation; prints the summary table and returns the run dir."""
-    store: RunStore | None = None
-    if cfg.resume:
-        store = RunStore.open(Path(cfg.resume))
-        manifest = store.manifest()
-        ignored = sorted(given - RESUME_KEEPS)
-        if ignored:
-            flags = ", ".join("--" + i.replace("_", "-") for i in ignored)
-            print(f"note: --resume uses the run's recorded config; ignoring {flags}", file=sys.stderr)
-        cfg = EvalConfig.from_dict(
-            {**manifest["config"], "workers": cfg.workers, "progress": cfg.progress, "resume": cfg.resume}
-        ).validate()  # workers None -> suite default below
+@dataclass
+class PreparedRun:
+    """A run that passed every check (nothing written yet)."""
 
+    cfg: EvalConfig
+    suite: Any
+    tasks: list[TaskSpec]
+    episodes: list[EpisodeSpec]
+    scene_warnings: list[str]
+
+
+def _resumed_config(cfg: EvalConfig, given: set[str]) -> tuple[EvalConfig, RunStore | None]:
+    """With --resume: the run's recorded config (workers / progress from the command line) and its store."""
+    if not cfg.resume:
+        return cfg, None
+    store = RunStore.open(Path(cfg.resume))
+    ignored = sorted(given - RESUME_KEEPS)
+    if ignored:
+        flags = ", ".join("--" + i.replace("_", "-") for i in ignored)
+        print(f"note: --resume uses the run's recorded config; ignoring {flags}", file=sys.stderr)
+    recorded = store.manifest()["config"]
+    keep = {"workers": cfg.workers, "progress": cfg.progress, "resume": cfg.resume}
+    return EvalConfig.from_dict({**recorded, **keep}).validate(), store
+
+
+def prepare(cfg: EvalConfig) -> PreparedRun:
+    """Every check a run needs, before anything is written: names, checkpoints, planner vs policy / world
+    model / goals, episode counts, and held-out scenes. Raises HarnessError (one line)."""
     suite = SUITES.build(cfg.suite)
     tasks = suite.select(cfg.tasks)
     policy_name, checkpoint = resolve_policy(suite, cfg.policy, cfg.checkpoint)
-    POLICIES.get(policy_name)
-    PLANNERS.get(cfg.planner)
-    POLICIES.build(policy_name, checkpoint=checkpoint)  # fail fast on a missing / malformed checkpoint
-    PLANNERS.build(cfg.planner, options=cfg.planner_options())
-    if cfg.world_model is not None:
-        WORLD_MODELS.build(cfg.world_model, checkpoint=cfg.wm_checkpoint)
-    if cfg.goal != "none" and "expert" not in POLICIES:
-        raise HarnessError("--goal needs the scripted 'expert' policy for the suite")
+    planner_cls = PLANNERS.get(cfg.planner)
+    unused = unused_options(planner_cls, cfg.planner_options())
+    if unused:
+        flags = ", ".join("--" + u.replace("_", "-") for u in unused)
+        print(f"note: planner {cfg.planner} does not use {flags}", file=sys.stderr)
+    planner = planner_cls(options=cfg.planner_options())
+    policy = POLICIES.build(policy_name, checkpoint=checkpoint)  # fails fast on a bad checkpoint
+    world_model = WORLD_MODELS.build(cfg.world_model, checkpoint=cfg.wm_checkpoint) if cfg.world_model else None
+    check_planner_setup(planner, policy, world_model, cfg.goal, bool(getattr(suite, "expert", None)))
+    episodes = make_episodes(tasks, cfg.episodes_per_task, cfg.seed, cfg.first_episode)
+    scene_warnings = check_no_training_scenes(
+        [e.scene for e in episodes],
+        {"policy": checkpoint, "world model": cfg.wm_checkpoint},
+        cfg.allow_train_scenes,
+    )
+    for line in scene_warnings:
+        print(line, file=sys.stderr)
     workers = cfg.workers if cfg.workers is not None else suite.default_workers
     cfg = EvalConfig.from_dict({**cfg.to_dict(), "policy": policy_name, "checkpoint": checkpoint, "workers": workers})
-    episodes = make_episodes(tasks, cfg.episodes_per_task, cfg.seed, cfg.first_episode)
+    return PreparedRun(cfg, suite, tasks, episodes, scene_warnings)
 
+
+def _manifest(run: PreparedRun, argv: list[str]) -> dict[str, Any]:
+    cfg, suite = run.cfg, run.suite
+    return {
+        "kind": "eval",
+        "config": {**cfg.to_dict(), "resume": None},
+        "suite": {
+            "name": suite.name,
+            "headline": suite.headline,
+            "tasks": [
+                {
+                    "task_id": t.task_id,
+                    "name": t.name,
+                    "instruction": t.instruction,
+                    "max_steps": cfg.max_steps or t.max_steps,
+                }
+                for t in run.tasks
+            ],
+        },
+        "seeds": {
+            "run_seed": cfg.seed,
+            "episode_seed_rule": "SeedSequence([run_seed, task_id, episode])",
+            "episodes": {e.key: e.seed for e in run.episodes},
+        },
+        "scenes": {"split": "eval", "rule": "episode i of a task runs on evaluation scene i"},
+        "scene_warnings": run.scene_warnings,
+        "asset_notes": suite.asset_notes(),
+        "privileged": (
+            [f"goal images ({cfg.goal}) come from the scripted expert's demonstration from the same init state"]
+            if cfg.goal != "none"
+            else []
+        ),
+        "git": git_info(),
+        "packages": package_versions(),
+        "environment": environment_info(),
+        "argv": argv,
+    }
+
+
+def evaluate(cfg: EvalConfig, given: set[str], argv: list[str]) -> Path:
+    """Run (or resume) one evaluation; prints the summary table and returns the run dir."""
+    cfg, store = _resumed_config(cfg, given)
+    run = prepare(cfg)
+    cfg, suite, tasks, episodes = run.cfg, run.suite, run.tasks, run.episodes
+    policy_name = cfg.policy
     if store is None:
-        manifest = {
-            "kind": "eval",
-            "config": {**cfg.to_dict(), "resume": None},
-            "suite": {
-                "name": suite.name,
-                "headline": suite.headline,
-                "tasks": [
-                    {
-                        "task_id": t.task_id,
-                        "name": t.name,
-                        "instruction": t.instruction,
-                        "max_steps": cfg.max_steps or t.max_steps,
-                    }
-                    for t in tasks
-                ],
-            },
-            "seeds": {
-                "run_seed": cfg.seed,
-                "episode_seed_rule": "SeedSequence([run_seed, task_id, episode])",
-                "episodes": {e.key: e.seed for e in episodes},
-            },
-            "asset_notes": suite.asset_notes(),
-            "privileged": (
-                [f"goal images ({cfg.goal}) come from the scripted expert's demonstration from the same init state"]
-                if cfg.goal != "none"
-                else []
-            ),
-            "git": git_info(),
-            "packages": package_versions(),
-            "environment": environment_info(),
-            "argv": argv,
-        }
-        store = RunStore.create(Path(cfg.out), suite.name, f"{policy_name}-{cfg.planner}-s{cfg.seed}", manifest)
+        store = RunStore.create(
+            Path(cfg.out), suite.name, f"{policy_name}-{cfg.planner}-s{cfg.seed}", _manifest(run, argv)
+        )
     else:
         resumes = store.manifest().get("resumes", [])
         store.update_manifest(resumes=resumes + [{"git": git_info(), "workers": cfg.workers}])

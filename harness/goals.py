@@ -47,7 +47,7 @@ def record_expert_goals(
     env: TaskEnv, expert: Policy, episode: EpisodeSpec, every: int, max_steps: int, mode: str
 ) -> Goals:
     """Roll the expert out from ``episode``'s init state; the caller resets the env again afterwards."""
-    obs = env.reset(episode.init_index, episode.seed)
+    obs = env.reset(episode.init_index, episode.seed, episode.split)
     expert.reset(episode)
     frames: list[np.ndarray] = []
     steps, success, done = 0, False, False

@@ -47,8 +47,14 @@ class EpisodeSpec:
     index: int  # position in the run's episode list
     task: TaskSpec
     episode: int  # episode number within the task
-    init_index: int  # which fixed init state / scene configuration
+    init_index: int  # which scene of ``split``: fixed init state / configuration i, or training scene i
     seed: int
+    split: str = "eval"  # "eval": the suite's fixed evaluation scenes; "train": sampled training scenes
+
+    @property
+    def scene(self) -> str:
+        """Scene id, e.g. ``put_carrot_on_plate#eval3`` (see harness.scenes)."""
+        return f"{self.task.name}#{self.split}{self.init_index}"
 
     @property
     def key(self) -> str:
@@ -61,8 +67,11 @@ class TaskEnv(Protocol):
 
     spec: TaskSpec
 
-    def reset(self, init_index: int, seed: int) -> dict[str, Any]:
-        """Reset to fixed init state ``init_index`` (settle steps included); returns the obs dict."""
+    def reset(self, init_index: int, seed: int, split: str = "eval") -> dict[str, Any]:
+        """Reset to evaluation scene ``init_index`` (split "eval": the suite's fixed init state /
+        configuration) or to training scene ``init_index`` (split "train": sampled from the same placement
+        distribution with seeds disjoint from evaluation; see harness.scenes); settle steps included.
+        Returns the obs dict."""
 
     def step(self, action: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
         """Apply one action [Da]; returns (obs, info) with info["success"]: bool and partial metrics."""
@@ -101,6 +110,9 @@ class Policy(Protocol):
 
     # Optional: ``observe(obs)`` is called after every env step (not only at decisions) when a policy
     # defines it, so policies with an observation history see the same frame spacing as in training.
+    # Optional attributes: ``chunk_length`` (steps per predicted chunk; planners may execute at most that
+    # many) and ``execute_steps`` (steps of its chunk the policy itself executes per decision, used by the
+    # ``direct`` planner; None or absent: the whole chunk).
 
 
 @dataclass
@@ -115,12 +127,12 @@ class PlanResult:
 
 @dataclass(frozen=True)
 class PlannerOptions:
-    """Knobs of sampling planners (``--n-samples``, ``--top-k``, ``--subgoal-every``, ``--wm-horizon``)."""
+    """Planner flags as given on the command line (None: the planner's own default). Each planner reads only
+    the fields its ``Options`` dataclass declares (see harness.planning)."""
 
-    n_samples: int = 64  # N candidate chunks drawn from the policy per decision
-    top_k: int = 5  # k best candidates averaged by wm_topk
-    subgoal_every: int = 8  # p: env steps executed per decision = spacing of subgoal images
-    wm_horizon: int = 0  # world-model segments rolled out per candidate; 0: ceil(p / segment)
+    n_samples: int | None = None  # N candidate chunks drawn from the policy per decision
+    top_k: int | None = None  # k best candidates averaged by wm_topk
+    subgoal_every: int | None = None  # p: env steps executed per decision = spacing of subgoal images
 
 
 @runtime_checkable
@@ -139,10 +151,19 @@ class WorldModel(Protocol):
     def distance(self, a: Any, b: Any) -> np.ndarray:
         """L2 distances between embeddings a [B, ...] and b [1 or B, ...] -> float [B]."""
 
+    # ``embodiment``: the robot whose actions it predicts (compared with the suite's before a run).
+
 
 @runtime_checkable
 class Planner(Protocol):
-    """Chooses the chunk to execute from a policy (and optionally a world model)."""
+    """Chooses the chunk to execute from a policy (and optionally a world model). Declares ``Options``,
+    ``needs_world_model`` and ``needs_goal`` as class attributes (see harness.planning)."""
+
+    needs_world_model: bool
+    needs_goal: bool
+
+    def executed_steps(self) -> int | None:
+        """Env steps executed per decision (None: the policy's own ``execute_steps``)."""
 
     def reset(self, episode: EpisodeSpec) -> None: ...
 

@@ -80,7 +80,7 @@ class EpisodeRunner:
         goals = None
         if self.expert is not None:
             try:
-                every = self.ctx.planner_options.subgoal_every
+                every = self.planner.executed_steps() or getattr(self.policy, "execute_steps", None) or 1
                 goals = record_expert_goals(env, self.expert, episode, every, max_steps, self.ctx.goal)
             except HarnessError:
                 raise

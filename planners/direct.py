@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 
+from harness.planning import resolve_options
 from harness.protocols import EpisodeSpec, Obs, PlannerOptions, PlanResult, Policy, WorldModel
 from harness.registry import PLANNERS
 
 
+@PLANNERS.register("direct")
 class DirectPlanner:
-    """Returns ``policy.act(obs)`` unchanged."""
+    """Executes ``policy.act(obs)``: the first ``policy.execute_steps`` steps where the policy declares them
+    (a chunk policy's ``n_action_steps``), else the whole chunk."""
+
+    @dataclass(frozen=True)
+    class Options:
+        def validate(self) -> None:
+            pass
+
+    needs_world_model: ClassVar[bool] = False
+    needs_goal: ClassVar[bool] = False
+
+    def __init__(self, options: PlannerOptions | None = None):
+        self.options = resolve_options(self.Options, options)
+
+    def executed_steps(self) -> int | None:
+        return None
 
     def reset(self, episode: EpisodeSpec) -> None:
         pass
 
     def plan(self, obs: Obs, goal: np.ndarray | None, policy: Policy, world_model: WorldModel | None) -> PlanResult:
-        return PlanResult(actions=policy.act(obs), stats={"policy_calls": 1})
-
-
-@PLANNERS.register("direct")
-def build_direct(options: PlannerOptions | None = None) -> DirectPlanner:
-    return DirectPlanner()
+        chunk = policy.act(obs)
+        steps = getattr(policy, "execute_steps", None)
+        return PlanResult(actions=chunk[:steps] if steps else chunk, stats={"policy_calls": 1})

@@ -1,44 +1,87 @@
 """VLA-only baselines of the LAC-WM paper: ``vla_random`` (one sample) and ``vla_mean`` (mean of N samples).
 
-Both execute the first ``subgoal_every`` steps of the chosen chunk, like ``wm_topk``, so the three planners
-decide at the same times. They never use a world model or the goal.
+Both execute the first p = ``subgoal_every`` steps of the chosen chunk, like ``wm_topk``, so the three
+planners decide at the same times. They never use a world model or the goal.
 """
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
+from harness.errors import HarnessError
+from harness.planning import resolve_options
 from harness.protocols import EpisodeSpec, Obs, PlannerOptions, PlanResult, Policy, WorldModel
 from harness.registry import PLANNERS
 
 
-class VlaPlanner:
-    """``mode`` "random": execute sample 0 of 1; "mean": execute the mean of ``n_samples`` samples."""
+def _check_steps(p: int) -> None:
+    if p < 1:
+        raise HarnessError(f"--subgoal-every must be >= 1, got {p}")
 
-    def __init__(self, mode: str, options: PlannerOptions):
-        self.mode, self.options = mode, options
+
+@PLANNERS.register("vla_random")
+class VlaRandom:
+    """Executes one policy sample for p steps."""
+
+    @dataclass(frozen=True)
+    class Options:
+        subgoal_every: int = 8  # p: env steps executed per decision
+
+        def validate(self) -> None:
+            _check_steps(self.subgoal_every)
+
+    needs_world_model: ClassVar[bool] = False
+    needs_goal: ClassVar[bool] = False
+
+    def __init__(self, options: PlannerOptions | None = None):
+        self.options = resolve_options(self.Options, options)
         self._rng = np.random.default_rng(0)
+
+    def executed_steps(self) -> int:
+        return self.options.subgoal_every
 
     def reset(self, episode: EpisodeSpec) -> None:
         self._rng = np.random.default_rng([episode.seed, 1])
 
     def plan(self, obs: Obs, goal: np.ndarray | None, policy: Policy, world_model: WorldModel | None) -> PlanResult:
-        t0 = time.perf_counter()
-        n = 1 if self.mode == "random" else self.options.n_samples
-        samples = policy.sample(obs, n, self._rng)  # [n, L, Da]
-        chunk = samples[0] if self.mode == "random" else samples.mean(axis=0)
-        p = min(self.options.subgoal_every, chunk.shape[0])
-        stats = {"n": n, "k": n, "wm_calls": 0, "policy_calls": 1, "time_s": round(time.perf_counter() - t0, 4)}
-        return PlanResult(actions=chunk[:p].astype(np.float32), chosen=np.arange(n), stats=stats)
-
-
-@PLANNERS.register("vla_random")
-def build_vla_random(options: PlannerOptions | None = None) -> VlaPlanner:
-    return VlaPlanner("random", options or PlannerOptions())
+        chunk = policy.sample(obs, 1, self._rng)[0]  # [L, Da]
+        p = self.options.subgoal_every
+        stats = {"n": 1, "k": 1, "wm_calls": 0, "policy_calls": 1}
+        return PlanResult(actions=chunk[:p].astype(np.float32), stats=stats)
 
 
 @PLANNERS.register("vla_mean")
-def build_vla_mean(options: PlannerOptions | None = None) -> VlaPlanner:
-    return VlaPlanner("mean", options or PlannerOptions())
+class VlaMean:
+    """Executes the mean of N policy samples for p steps."""
+
+    @dataclass(frozen=True)
+    class Options:
+        n_samples: int = 64  # N
+        subgoal_every: int = 8  # p
+
+        def validate(self) -> None:
+            _check_steps(self.subgoal_every)
+            if self.n_samples < 1:
+                raise HarnessError(f"--n-samples must be >= 1, got {self.n_samples}")
+
+    needs_world_model: ClassVar[bool] = False
+    needs_goal: ClassVar[bool] = False
+
+    def __init__(self, options: PlannerOptions | None = None):
+        self.options = resolve_options(self.Options, options)
+        self._rng = np.random.default_rng(0)
+
+    def executed_steps(self) -> int:
+        return self.options.subgoal_every
+
+    def reset(self, episode: EpisodeSpec) -> None:
+        self._rng = np.random.default_rng([episode.seed, 1])  # the same candidate stream as wm_topk
+
+    def plan(self, obs: Obs, goal: np.ndarray | None, policy: Policy, world_model: WorldModel | None) -> PlanResult:
+        n, p = self.options.n_samples, self.options.subgoal_every
+        samples = policy.sample(obs, n, self._rng)  # [N, L, Da]
+        stats = {"n": n, "k": n, "wm_calls": 0, "policy_calls": 1}
+        return PlanResult(actions=samples[:, :p].mean(axis=0).astype(np.float32), stats=stats)

@@ -15,7 +15,7 @@ class RandomPolicy:
     """Uniform random actions within the task's action bounds; chunks of length ``horizon``."""
 
     def __init__(self, horizon: int = 1):
-        self.horizon = horizon
+        self.horizon = self.chunk_length = horizon
         self._task: TaskSpec | None = None
         self._rng = np.random.default_rng(0)
 
@@ -42,7 +42,7 @@ class NoopPolicy:
     """All-zero actions (no motion). Deterministic: ``sample`` repeats the same chunk n times."""
 
     def __init__(self, horizon: int = 1):
-        self.horizon = horizon
+        self.horizon = self.chunk_length = horizon
         self._dim = 0
 
     def reset(self, episode: EpisodeSpec) -> None:

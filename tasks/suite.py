@@ -34,8 +34,8 @@ class SimSuite:
         gripper_close_sign: sign of the gripper command that closes the gripper (+1: LIBERO's Panda,
             -1: SIMPLER's WidowX). Anything that mixes actions of several robots maps the gripper to the
             common convention "+1 closes" by multiplying with it (``gripper_closing``).
-        expert: registered policy that scripts this suite from privileged state (None: no expert), used
-            for demonstrations and goal images.
+        expert: "module:Class" of the scripted expert for this suite (privileged state; None: no expert),
+            run by the ``expert`` policy, for demonstrations and goal images.
         contact_metric / lift_metric: names of the per-step info flags that mean "object grasped" and
             "object lifted" (None where the simulator reports none); S.R.C. / S.R.L. in comparisons.
     """

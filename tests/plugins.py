@@ -26,8 +26,8 @@ class ToyReachEnv:
         self.pos = np.zeros(2)
         self.goal = np.zeros(2)
 
-    def reset(self, init_index: int, seed: int) -> dict[str, Any]:
-        rng = np.random.default_rng([init_index, self.spec.task_id])
+    def reset(self, init_index: int, seed: int, split: str = "eval") -> dict[str, Any]:
+        rng = np.random.default_rng([init_index, self.spec.task_id, 0 if split == "eval" else 1])
         self.pos = rng.uniform(-1, 1, 2)
         self.goal = rng.uniform(-1, 1, 2)
         self._noise = np.random.default_rng(seed)

@@ -37,7 +37,7 @@ def rollout(
     progress [T, G] (goal predicates / success flags after each action), step_s (seconds in env.step).
     """
     seed_everything(episode.seed)
-    obs = env.reset(episode.init_index, episode.seed)
+    obs = env.reset(episode.init_index, episode.seed, episode.split)
     seed_everything(episode.seed)  # LIBERO reseeds global NumPy inside reset
     policy.reset(episode)
     rec: dict[str, Any] = {"actions": [], "states": [], "obs": [], "ee_pose": [], "objects": {}, "progress": []}
@@ -104,6 +104,7 @@ def to_demo(rec: dict[str, Any], episode: EpisodeSpec, quat_order: str, image_si
             "task": episode.task.name,
             "instruction": episode.task.instruction,
             "init_index": episode.init_index,
+            "scene_split": episode.split,
             "seed": episode.seed,
             "attempt": episode.episode,
         },

@@ -4,7 +4,8 @@
     python -m harness.data.generate --suite libero_object --tasks 0 --episodes 50 --out data/mg.hdf5 \\
         --mimicgen --sources data/obj.hdf5
 
-Attempt a of task t uses init state first_init + a (mod the task's count) and seed SeedSequence([seed, t, a]); the
+Attempt a of task t runs on TRAINING scene first_scene + a (sampled from the task's placement distribution,
+never an evaluation scene; see harness.scenes) with seed SeedSequence([seed, t, a]); the
 first ``--episodes`` successful attempts per task are kept, written in attempt order, so the same seed
 gives the same file whatever the worker count. LIBERO attempts run without cameras and only successful
 ones are rendered, by replaying their saved states. Every attempt is logged in ``<out>.attempts.jsonl``;
@@ -32,6 +33,7 @@ from harness.manifest import environment_info, git_info, package_versions
 from harness.plan_episodes import episode_seed
 from harness.protocols import EpisodeSpec, TaskSpec
 from harness.registry import POLICIES, SUITES
+from harness.scenes import EVAL, SPLITS, TRAIN
 from harness.workers import run_jobs
 
 
@@ -75,6 +77,7 @@ class GenerationRunner:
             "task_id": task.task_id,
             "attempt": job.episode,
             "init_index": job.init_index,
+            "scene_split": job.split,
             "seed": job.seed,
             "success": False,
             "error": None,
@@ -97,7 +100,7 @@ class GenerationRunner:
             if rec["success"]:
                 if self.suite.state_only_env:
                     renderer = self._env(task, cameras=True)
-                    renderer.reset(job.init_index, job.seed)  # same scene (fixtures) as the rollout
+                    renderer.reset(job.init_index, job.seed, job.split)  # same scene (fixtures) as the rollout
                     t1 = time.perf_counter()
                     rec["obs"] = [renderer.obs_from_state(s) for s in rec["states"]]
                     result["render_s"] = time.perf_counter() - t1
@@ -119,6 +122,7 @@ def _crashed(job: EpisodeSpec, code: int | None) -> dict[str, Any]:
         "task_id": job.task.task_id,
         "attempt": job.episode,
         "init_index": job.init_index,
+        "scene_split": job.split,
         "seed": job.seed,
         "success": False,
         "error": f"worker crashed (exit code {code})",
@@ -137,15 +141,22 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     p.add_argument("--max-attempts", type=int, default=None, help="per task (default: 3 x --episodes)")
     p.add_argument("--image-size", type=int, default=128, help="stored images are resized to SIZE x SIZE")
     p.add_argument("--max-steps", type=int, default=None)
-    p.add_argument("--first-init", type=int, default=0, help="attempt a uses init state (FIRST_INIT + a) mod count")
+    p.add_argument("--first-scene", type=int, default=0, help="attempt a runs on scene FIRST_SCENE + a")
+    p.add_argument(
+        "--scenes",
+        default=TRAIN,
+        choices=SPLITS,
+        help="train (default): sampled training scenes; eval: the fixed evaluation scenes (anything trained on "
+        "such data is refused by harness.eval on those scenes)",
+    )
     p.add_argument("--mimicgen", action="store_true", help="generate with MimicGen from --sources demos")
     p.add_argument("--sources", default=None, help="source demo HDF5 for --mimicgen")
     p.add_argument("--noise", type=float, default=0.05, help="MimicGen action noise std (action units)")
     p.add_argument("--action-free", action="store_true", help="write clip_i groups (frames + instruction, no actions)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    if args.episodes < 1 or args.workers < 0 or args.image_size < 16 or args.seed < 0:
-        raise HarnessError("--episodes must be >= 1, --workers >= 0, --image-size >= 16, --seed >= 0")
+    if args.episodes < 1 or args.workers < 0 or args.image_size < 16 or args.seed < 0 or args.first_scene < 0:
+        raise HarnessError("--episodes must be >= 1, --workers >= 0, --image-size >= 16, --seed, --first-scene >= 0")
     if args.mimicgen and not args.sources:
         raise HarnessError("--mimicgen needs --sources FILE (source demos)")
     if args.sources:
@@ -204,6 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     kept = {t.task_id: sum(1 for r in log if r["task_id"] == t.task_id and r.get("demo")) for t in tasks}
     tried = {t.task_id: sum(1 for r in log if r["task_id"] == t.task_id) for t in tasks}
     max_attempts = args.max_attempts or 3 * args.episodes
+    if args.scenes == EVAL:
+        print("WARNING: --scenes eval: demonstrations on evaluation scenes; whatever is trained on them is "
+              "refused by harness.eval on those scenes", file=sys.stderr)
     bar = tqdm(
         total=args.episodes * len(tasks),
         initial=sum(min(k, args.episodes) for k in kept.values()),
@@ -223,15 +237,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             ok = kept[task.task_id]
             rate = ok / start if start and ok else (1.0 if not start else 0.2)  # observed yield so far
             batch = max(int(np.ceil(need / rate)), args.workers or 1)
-            for a in range(start, min(max_attempts, start + batch)):
+            last = min(max_attempts, start + batch)
+            if args.scenes == EVAL:  # evaluation scenes are finite and never repeat
+                last = min(last, task.num_init_states - args.first_scene)
+            for a in range(start, last):
                 if (task.task_id, a) not in done:
                     jobs.append(
                         EpisodeSpec(
                             index=len(jobs),
                             task=task,
                             episode=a,
-                            init_index=(args.first_init + a) % task.num_init_states,
+                            init_index=args.first_scene + a,
                             seed=episode_seed(args.seed, task.task_id, a),
+                            split=args.scenes,
                         )
                     )
         if not jobs:

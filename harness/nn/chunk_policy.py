@@ -100,26 +100,20 @@ def training_batch(
 
 
 class ChunkPolicyRuntime:
-    """A trained chunk model as a harness ``Policy`` (act / sample / reset).
+    """A trained chunk model as a harness ``Policy`` (act / sample / reset / observe).
 
     Keeps the last ``obs_horizon`` observations (padded with the first one after reset), embeds the
-    instruction once, and returns the first ``n_action_steps`` of each predicted chunk in env units.
+    instruction once, and returns the whole predicted chunk (``chunk_length`` = action_horizon steps) in env
+    units; planners choose how many steps to execute (``execute_steps`` = n_action_steps for ``direct``).
     """
 
-    def __init__(
-        self,
-        model: nn.Module,
-        cfg: ChunkPolicyConfig,
-        stats: NormStats,
-        quat_order: str,
-        device: str = "cpu",
-        stochastic: bool = True,
-    ):
+    def __init__(self, model: nn.Module, cfg: ChunkPolicyConfig, stats: NormStats, quat_order: str, device: str = "cpu"):
         self.model = model.eval().to(device)
         self.cfg, self.stats, self.quat_order = cfg, stats, quat_order
         self.device = torch.device(device)
         self.text = TextEncoder(cfg.text_encoder)
-        self.stochastic = stochastic
+        self.chunk_length = cfg.action_horizon
+        self.execute_steps = cfg.n_action_steps
         self._history: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=cfg.obs_horizon)
         self._rng = np.random.default_rng(0)
         self._instruction = ""
@@ -130,27 +124,21 @@ class ChunkPolicyRuntime:
         self._instruction = episode.task.instruction
 
     def observe(self, obs: Obs) -> None:
-        """Record one env step's observation (called by the episode loop after every step): the history
-        then holds consecutive frames, as in training, not frames one chunk apart."""
-        self._push(obs)
-
-    def _push(self, obs: Obs) -> None:
+        """Record one env step's observation (the episode loop calls this after every step): the history
+        then holds consecutive frames, as in training, even when two of them are identical."""
         images, proprio = live_features(
             obs, self.cfg.image_keys, self.cfg.proprio_keys, self.quat_order, self.cfg.image_size
         )
-        if (
-            self._history
-            and np.array_equal(self._history[-1][1], proprio)
-            and np.array_equal(self._history[-1][0], images)
-        ):
-            return  # the same observation again (e.g. act after observe / sample): do not advance the history
         if not self._history:
             for _ in range(self.cfg.obs_horizon - 1):
                 self._history.append((images, proprio))
         self._history.append((images, proprio))
 
-    def _observe(self, obs: Obs) -> dict[str, torch.Tensor]:
-        self._push(obs)
+    def _model_inputs(self, obs: Obs) -> dict[str, torch.Tensor]:
+        """The history as a batch of one; ``obs`` is added only when nothing was observed yet (the first
+        decision after reset): later decisions' observations already came through ``observe``."""
+        if not self._history:
+            self.observe(obs)
         imgs = np.stack([h[0] for h in self._history])[None]  # [1, To, V, H, W, 3]
         prop = self.stats.normalize_proprio(np.stack([h[1] for h in self._history]))[None]
         instruction = str(obs.get("instruction") or self._instruction)
@@ -161,19 +149,18 @@ class ChunkPolicyRuntime:
         }
 
     def _predict(self, obs: Obs, n: int, rng: np.random.Generator) -> np.ndarray:
-        batch = self._observe(obs)
+        batch = self._model_inputs(obs)
         generator = torch.Generator(device="cpu").manual_seed(int(rng.integers(2**62)))
         with torch.no_grad():
             chunks = self.model.predict(batch, n, generator).cpu().numpy().astype(np.float64)
-        actions = self.stats.unnormalize_action(chunks, self.cfg.action_norm)
-        return actions[:, : self.cfg.n_action_steps].astype(np.float32)
+        return self.stats.unnormalize_action(chunks, self.cfg.action_norm).astype(np.float32)
 
     def act(self, obs: Obs) -> np.ndarray:
-        """float32 [n_action_steps, Da]."""
+        """float32 [action_horizon, Da]."""
         return self._predict(obs, 1, self._rng)[0]
 
     def sample(self, obs: Obs, n: int, rng: np.random.Generator) -> np.ndarray:
-        """float32 [n, n_action_steps, Da]; distinct chunks come from distinct noise draws of ``rng``."""
+        """float32 [n, action_horizon, Da]; distinct chunks come from distinct noise draws of ``rng``."""
         return self._predict(obs, n, rng)
 
 
@@ -230,7 +217,6 @@ def load_chunk_policy(
     name: str,
     config_cls: type,
     build_model: Callable[[Any, dict[str, Any]], nn.Module],
-    stochastic: bool,
     device: str = "cpu",
 ) -> ChunkPolicyRuntime:
     """Checkpoint folder -> ready policy; every failure is one HarnessError line."""
@@ -243,17 +229,15 @@ def load_chunk_policy(
         raise HarnessError(f"checkpoint {ckpt.folder} has no stats.json (normalisation statistics)")
     model = build_model(cfg, info)
     load_state_into(model, ckpt.state_dict, ckpt.folder)
-    return ChunkPolicyRuntime(model, cfg, ckpt.stats, info.get("quat_order", "wxyz"), device, stochastic)
+    return ChunkPolicyRuntime(model, cfg, ckpt.stats, info.get("quat_order", "wxyz"), device)
 
 
-def register_chunk_policy(
-    name: str, config_cls: type, build_model: Callable[[Any, dict[str, Any]], nn.Module], stochastic: bool
-) -> None:
+def register_chunk_policy(name: str, config_cls: type, build_model: Callable[[Any, dict[str, Any]], nn.Module]) -> None:
     """Register ``name`` as a policy (loaded from ``--checkpoint DIR``) and as trainable ``policy/<name>``."""
     from harness.nn.training import Trainable
     from harness.registry import POLICIES, TRAINABLES
 
     POLICIES.register(name)(
-        lambda checkpoint=None: load_chunk_policy(checkpoint, name, config_cls, build_model, stochastic)
+        lambda checkpoint=None: load_chunk_policy(checkpoint, name, config_cls, build_model)
     )
     TRAINABLES.register(f"policy/{name}")(lambda: Trainable("policy", name, config_cls, chunk_policy_data, build_model))

@@ -18,4 +18,4 @@ def build_model(cfg: BakuConfig, info: dict[str, Any]):  # type: ignore[no-untyp
     return BakuModel(cfg, info)
 
 
-register_chunk_policy("baku", BakuConfig, build_model, stochastic=False)
+register_chunk_policy("baku", BakuConfig, build_model)

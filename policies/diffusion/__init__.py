@@ -17,4 +17,4 @@ def build_model(cfg: DiffusionConfig, info: dict[str, Any]):  # type: ignore[no-
     return DiffusionPolicyModel(cfg, info)
 
 
-register_chunk_policy("diffusion", DiffusionConfig, build_model, stochastic=True)
+register_chunk_policy("diffusion", DiffusionConfig, build_model)

@@ -12,18 +12,14 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.protocols import EpisodeSpec, Obs
-from harness.registry import POLICIES
+from harness.registry import POLICIES, SUITES
 
-# suite name prefix -> "module:Class" (imported lazily, on the first episode of that suite)
-EXPERTS = {
-    "libero_": "policies.expert.libero:LiberoExpert",
-    "simpler_bridge": "policies.expert.simpler_bridge:BridgeExpert",
-}
 SAMPLE_NOISE_STD = 0.02  # declared noise that ``sample`` adds to the (deterministic) expert chunk
 
 
 class ExpertPolicy:
-    """Dispatches to the suite's scripted expert. ``sample`` = expert chunk + N(0, 0.02) noise (clipped later)."""
+    """Dispatches to the scripted expert the suite declares (``SimSuite.expert``, "module:Class", imported
+    on the first episode of that suite). ``sample`` = expert chunk + N(0, 0.02) noise (clipped later)."""
 
     def __init__(self) -> None:
         self._impl = None
@@ -32,9 +28,9 @@ class ExpertPolicy:
     def reset(self, episode: EpisodeSpec) -> None:
         suite = episode.task.suite
         if self._impl is None or self._impl_suite != suite:
-            target = next((v for k, v in EXPERTS.items() if suite.startswith(k)), None)
-            if target is None:
-                raise HarnessError(f"no scripted expert for suite {suite!r} (have: {', '.join(EXPERTS)})")
+            target = getattr(SUITES.build(suite), "expert", None)
+            if not target:
+                raise HarnessError(f"suite {suite!r} declares no scripted expert")
             module, cls = target.split(":")
             self._impl = getattr(importlib.import_module(module), cls)()
             self._impl_suite = suite

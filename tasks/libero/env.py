@@ -53,17 +53,35 @@ class LiberoTaskEnv:
             **extra,
         )
 
-    def reset(self, init_index: int, seed: int) -> dict[str, Any]:
-        """Rebuild the scene, load fixed init state ``init_index``, settle. Obs as in harness.protocols.
+    def reset(self, init_index: int, seed: int, split: str = "eval") -> dict[str, Any]:
+        """Rebuild the scene, place the objects, settle. Obs as in harness.protocols.
 
-        LIBERO's init states hold object poses but not the placement of fixed fixtures (cabinet, stove,
-        rack), which robosuite re-samples at every rebuild (measured: up to 9 mm). We seed that sampling
-        with the init index, so init state i is the same scene in every run and for every planner;
+        ``split="eval"``: LIBERO's fixed init state ``init_index`` (one of the task's 50 evaluation
+        scenes). LIBERO's init states hold object poses but not the placement of fixed fixtures (cabinet,
+        stove, rack), which robosuite re-samples at every rebuild (measured: up to 9 mm); we seed that
+        sampling with the init index, so init state i is the same scene in every run and for every planner.
+        ``split="train"``: training scene ``init_index``: objects (and fixtures) sampled by the task's own
+        BDDL placement distribution (robosuite's placement initializer, as LIBERO's released demos were
+        collected) with seed TRAIN_SEED_BASE + init_index, disjoint from the evaluation seeds 0..49.
         ``seed`` (policy randomness) does not change the scene, and MuJoCo physics is deterministic.
         """
-        self._env.seed(init_index)
-        self._env.reset()
-        raw = self._env.set_init_state(self._init_states[init_index % len(self._init_states)])
+        from harness.errors import HarnessError
+        from harness.scenes import EVAL, TRAIN, TRAIN_SEED_BASE
+
+        if split == EVAL:
+            if not 0 <= init_index < len(self._init_states):
+                raise HarnessError(
+                    f"{self.spec.name}: evaluation scene {init_index} does not exist (0..{len(self._init_states) - 1})"
+                )
+            self._env.seed(init_index)
+            self._env.reset()
+            raw = self._env.set_init_state(self._init_states[init_index])
+        elif split == TRAIN:
+            self._env.seed(TRAIN_SEED_BASE + int(init_index))
+            self._env.reset()  # samples the placements (LIBERO's wrapper returns no observation)
+            raw = self._env.set_init_state(self._env.get_sim_state())  # as the eval path: state -> obs
+        else:
+            raise HarnessError(f"unknown scene split {split!r}")
         self._object_geoms = self._geoms_by_object()
         for _ in range(SETTLE_STEPS):
             raw, _, _, _ = self._env.step(SETTLE_ACTION)

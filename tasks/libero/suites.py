@@ -45,7 +45,7 @@ def _make_suite(name: str) -> SimSuite:
         quat_order="xyzw",
         embodiment="panda",
         gripper_close_sign=1.0,  # LIBERO / robosuite: -1 open, +1 close
-        expert="expert",
+        expert="policies.expert.libero:LiberoExpert",
         default_workers=2,  # measured (benchmarks/bench_harness.py): 2 workers give ~1.5x episodes/hour
     )
 

@@ -67,17 +67,51 @@ class SimplerBridgeEnv:
             render_backend="cpu",
         )
         self._src_start = np.zeros(3)
+        u = self._env.unwrapped  # the evaluation grids, before any reset converts them
+        self._eval_grid = (np.asarray(u.xyz_configs, dtype=np.float64), np.asarray(u.quat_configs, dtype=np.float64))
 
     @property
     def unwrapped(self) -> Any:
         """The ManiSkill env (privileged access for experts and tests)."""
         return self._env.unwrapped
 
-    def reset(self, init_index: int, seed: int) -> dict[str, Any]:
-        """Scene configuration ``init_index`` (the seed does not change the scene once it is fixed)."""
-        obs, _ = self._env.reset(seed=seed, options={"episode_id": int(init_index), "reconfigure": True})
+    def reset(self, init_index: int, seed: int, split: str = "eval") -> dict[str, Any]:
+        """``split="eval"``: SIMPLER's fixed configuration ``init_index`` (``episode_id``). ``split="train"``:
+        training scene ``init_index``, placements sampled in the evaluation ranges but never an evaluation
+        configuration (tasks/simpler/scenes.py). The seed does not change the scene once it is fixed."""
+        from harness.scenes import EVAL, TRAIN
+
+        if split == EVAL:
+            if not 0 <= init_index < self.spec.num_init_states:
+                raise HarnessError(
+                    f"{self.spec.name}: evaluation configuration {init_index} does not exist "
+                    f"(0..{self.spec.num_init_states - 1})"
+                )
+            obs, _ = self._env.reset(seed=seed, options={"episode_id": int(init_index), "reconfigure": True})
+        elif split == TRAIN:
+            obs = self._reset_training_scene(int(init_index), seed)
+        else:
+            raise HarnessError(f"unknown scene split {split!r}")
         self._src_start = self._source_pos()
         return self._obs(obs)
+
+    def _reset_training_scene(self, index: int, seed: int) -> dict[str, Any]:
+        """Swap in a one-entry configuration grid holding the sampled placement, reset, restore the grids."""
+        import torch
+
+        from tasks.simpler.scenes import sample_training_config
+
+        u = self.unwrapped
+        saved = (u.xyz_configs, u.quat_configs)
+        xyz, quat = sample_training_config(
+            np.asarray(self._eval_grid[0]), np.asarray(self._eval_grid[1]), self.spec.task_id, index
+        )
+        u.xyz_configs, u.quat_configs = torch.tensor(xyz[None]), torch.tensor(quat[None])
+        try:
+            obs, _ = self._env.reset(seed=seed, options={"episode_id": 0, "reconfigure": True})
+        finally:
+            u.xyz_configs, u.quat_configs = saved
+        return obs
 
     def step(self, action: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
         obs, _, _, _, info = self._env.step(np.asarray(action, dtype=np.float32)[None])

@@ -91,7 +91,7 @@ def build_simpler_bridge() -> SimSuite:
         notes=_notes,
         embodiment="widowx",
         gripper_close_sign=-1.0,  # SIMPLER Bridge: +1 open, -1 closed (absolute target)
-        expert="expert",
+        expert="policies.expert.simpler_bridge:BridgeExpert",
         contact_metric="grasped",
         default_workers=1,  # measured: SAPIEN's CPU renderer already uses both cores; 2 workers were slower
     )

@@ -46,14 +46,15 @@ def test_generate_resume_and_mimicgen(cli, tmp_path):
         str(out),
         "--seed",
         "1",
-        "--first-init",
+        "--first-scene",
         "1",
         "--out",
         str(mg),
     )
     assert proc.returncode == 0, proc.stderr
     log = [json.loads(x) for x in (tmp_path / "mg.hdf5.attempts.jsonl").read_text().splitlines()]
-    assert log[0]["init_index"] == 1 and any(r["success"] for r in log)  # a new init state, solved
+    assert log[0]["init_index"] == 1 and any(r["success"] for r in log)  # a new training scene, solved
+    assert {r["scene_split"] for r in log} == {"train"}  # demonstrations never come from evaluation scenes
     assert open_demo_file(mg).names == ["demo_0"]
 
 

@@ -70,12 +70,23 @@ def test_success_once_vs_at_end_and_partial_metrics(toy):
 
 def test_episode_assignment_is_deterministic_and_distinct():
     suite = SUITES.build("toy_reach")
-    a = make_episodes(suite.tasks(), 12, 5)
-    b = make_episodes(suite.tasks(), 12, 5)
+    a = make_episodes(suite.tasks(), 8, 5)
+    b = make_episodes(suite.tasks(), 8, 5)
     assert a == b
     assert len({e.seed for e in a}) == len(a)
-    assert [e.init_index for e in a[:12]] == [i % 10 for i in range(12)]
+    assert [e.init_index for e in a[:8]] == list(range(8)) and {e.split for e in a} == {"eval"}
     assert episode_seed(5, 0, 0) != episode_seed(6, 0, 0)
+    assert len(make_episodes(suite.tasks(), None, 0)) == 3 * 10  # default: every evaluation scene
+    assert [e.init_index for e in make_episodes(suite.tasks()[:1], None, 0, first_episode=6)] == [6, 7, 8, 9]
+
+
+@pytest.mark.parametrize("count,first", [(12, 0), (5, 6), (None, 10)])
+def test_evaluation_scenes_never_wrap(count, first):
+    """Asking for more episodes than a task has evaluation scenes is an error, not a silent repeat."""
+    from harness.errors import HarnessError
+
+    with pytest.raises(HarnessError, match="10 evaluation scenes"):
+        make_episodes(SUITES.build("toy_reach").tasks(), count, 0, first_episode=first)
 
 
 def test_task_selection_by_index_and_name():

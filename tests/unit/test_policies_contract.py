@@ -69,5 +69,5 @@ def test_replay_policy_bad_files(tmp_path):
 
 def test_expert_refuses_suites_without_an_expert():
     task = SUITES.build("toy_reach").tasks()[0]
-    with pytest.raises(HarnessError, match="no scripted expert for suite 'toy_reach'"):
+    with pytest.raises(HarnessError, match="suite 'toy_reach' declares no scripted expert"):
         POLICIES.build("expert").reset(make_episodes([task], 1, 0)[0])

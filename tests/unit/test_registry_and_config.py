@@ -123,7 +123,9 @@ def test_planner_flags_are_validated():
     from harness.config import EvalConfig
 
     with pytest.raises(HarnessError, match="top-k"):
-        EvalConfig(n_samples=4, top_k=5).validate()
+        PLANNERS.build("wm_topk", options=EvalConfig(n_samples=4, top_k=5).validate().planner_options())
+    with pytest.raises(HarnessError, match="--n-samples must be >= 1"):
+        EvalConfig(n_samples=0).validate()
     with pytest.raises(HarnessError, match="--goal"):
         EvalConfig(goal="maybe").validate()
     with pytest.raises(HarnessError, match="wm-checkpoint"):

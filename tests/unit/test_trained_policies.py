@@ -91,9 +91,9 @@ def test_act_and_sample_shapes_and_distinct_samples(trained):
     policy.reset(episode)
     obs = _obs(np.random.default_rng(0))
     chunk = policy.act(obs)
-    assert chunk.shape == (2, 7) and chunk.dtype == np.float32 and np.isfinite(chunk).all()
+    assert chunk.shape == (4, 7) and chunk.dtype == np.float32 and np.isfinite(chunk).all()  # the whole chunk
     samples = policy.sample(obs, 5, np.random.default_rng(1))
-    assert samples.shape == (5, 2, 7) and np.isfinite(samples).all()
+    assert samples.shape == (5, 4, 7) and np.isfinite(samples).all()
     flat = samples.reshape(5, -1)
     dists = np.linalg.norm(flat[:, None] - flat[None], axis=-1)[np.triu_indices(5, 1)]
     assert dists.min() > 1e-4, "sample(n) returned identical chunks"
@@ -176,6 +176,27 @@ def test_history_holds_consecutive_steps_via_observe(trained):
     history = list(policy._history)
     assert len(history) == 2
     assert not np.array_equal(history[0][0], history[1][0])  # [first, second], not [second, second]
+    # identical consecutive observations (a static arm) still advance the history, as in training
+    policy.observe(second)
+    history = list(policy._history)
+    assert np.array_equal(history[0][0], history[1][0]) and np.array_equal(history[1][0], _obs_images(policy, second))
+
+
+def _obs_images(policy, obs):  # type: ignore[no-untyped-def]
+    from harness.data.features import live_features
+
+    cfg = policy.cfg
+    return live_features(obs, cfg.image_keys, cfg.proprio_keys, policy.quat_order, cfg.image_size)[0]
+
+
+def test_policy_returns_full_chunk_and_declares_execution(trained):
+    """Planners get the whole predicted chunk and choose how many steps to execute (the review's H2)."""
+    key, out = trained[:2]
+    policy = POLICIES.build(key.split("/")[1], checkpoint=str(out))
+    policy.reset(make_episodes([TASK], 1, 0)[0])
+    chunk = policy.act(_obs(np.random.default_rng(0)))
+    assert chunk.shape[0] == policy.chunk_length == policy.cfg.action_horizon
+    assert policy.execute_steps == policy.cfg.n_action_steps < policy.chunk_length
 
 
 SHIPPED = sorted(p for p in (Path(__file__).resolve().parents[2] / "policies" / "checkpoints").iterdir() if p.is_dir())
@@ -190,4 +211,4 @@ def test_shipped_checkpoints_load_and_act(folder):
     rng = np.random.default_rng(0)
     obs = {**_obs(rng), "wrist_rgb": rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)}
     chunk = policy.act(obs)
-    assert chunk.shape == (meta["config"]["n_action_steps"], meta["data"]["action_dim"]) and np.isfinite(chunk).all()
+    assert chunk.shape == (meta["config"]["action_horizon"], meta["data"]["action_dim"]) and np.isfinite(chunk).all()

@@ -1,0 +1,61 @@
+"""What the harness checks about a planner before a run starts, and how planner options are resolved.
+
+A planner class declares (class attributes, no name matching elsewhere):
+    Options:            frozen dataclass of the knobs it uses (fields named like the CLI flags), with a
+                        ``validate()`` that raises HarnessError
+    needs_world_model:  bool: it cannot plan without ``--world-model``
+    needs_goal:         bool: it cannot plan without goal images (``--goal subgoals|final``)
+and implements ``executed_steps() -> int | None``: env steps it executes per decision (None: whatever the
+policy's own chunk says). Flags a planner does not declare are never checked against it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.protocols import PlannerOptions
+
+
+def resolve_options(options_cls: type, given: PlannerOptions | None) -> Any:
+    """The planner's own Options from the flags that were given (None fields keep the planner's default)."""
+    names = {f.name for f in dataclasses.fields(options_cls)}
+    values = {k: v for k, v in dataclasses.asdict(given or PlannerOptions()).items() if k in names and v is not None}
+    options = options_cls(**values)
+    options.validate()
+    return options
+
+
+def unused_options(planner_cls: type, given: PlannerOptions) -> list[str]:
+    """Flags given explicitly that this planner does not use (the caller prints a note)."""
+    names = {f.name for f in dataclasses.fields(planner_cls.Options)}
+    return [k for k, v in dataclasses.asdict(given).items() if v is not None and k not in names]
+
+
+def check_planner_setup(
+    planner: Any, policy: Any, world_model: Any | None, goal_mode: str, suite_has_expert: bool
+) -> None:
+    """Every mismatch between planner, policy, world model and goals as one HarnessError line.
+
+    ``planner``: a built planner; ``policy``: a built policy (``chunk_length`` = steps it predicts per call,
+    None when it does not say); ``world_model``: built or None (``segment`` env steps per model step)."""
+    name = type(planner).__name__
+    if planner.needs_world_model and world_model is None:
+        raise HarnessError(f"planner {name} needs a world model: --world-model NAME --wm-checkpoint DIR")
+    if planner.needs_goal and goal_mode == "none":
+        raise HarnessError(f"planner {name} scores candidates against goal images: pass --goal subgoals or final")
+    if goal_mode != "none" and not suite_has_expert:
+        raise HarnessError("--goal needs the suite's scripted expert (it records the goal images); this suite has none")
+    steps = planner.executed_steps()
+    chunk = getattr(policy, "chunk_length", None)
+    if steps is not None and chunk is not None and steps > chunk:
+        raise HarnessError(
+            f"--subgoal-every {steps} exceeds the policy's predicted chunk ({chunk} steps): a planner can execute "
+            f"at most the steps the policy predicts"
+        )
+    if planner.needs_world_model and world_model is not None and steps is not None and steps % world_model.segment:
+        raise HarnessError(
+            f"--subgoal-every {steps} must be a multiple of the world model's segment ({world_model.segment} env "
+            f"steps) so the rollout ends exactly at the subgoal's time"
+        )
