@@ -26,6 +26,7 @@ from harness.nn.chunk_policy import config_from_dict, config_to_dict
 from harness.nn.text import resolve_text_encoder
 from harness.nn.training import STATE_FILE, TrainConfig, train
 from harness.registry import TRAINABLES
+from harness.scenes import training_scenes
 
 
 def _parse_value(text: str) -> Any:
@@ -127,7 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "component": args.component,
         "name": args.name,
         "config": config_to_dict(model_cfg),
-        "data": {**data.info, "files": [str(p.resolve()) for p in paths]},
+        "data": {
+            **data.info,
+            "files": [str(p.resolve()) for p in paths],
+            "scenes": training_scenes(paths, model_cfg),  # checked by harness.eval against evaluated scenes
+        },
         "train": dataclasses.asdict(tcfg),
         "git": git_info(),
         "packages": package_versions(),

@@ -36,7 +36,7 @@ def tiny_demo(T: int, seed: int, size: int = 16, views: tuple[str, ...] = ("agen
         rewards=np.zeros(T, np.uint8),
         dones=(np.arange(T) == T - 1).astype(np.uint8),
         datagen={},
-        attrs={"init_index": seed, "seed": seed, "instruction": INSTRUCTIONS[seed % 2]},
+        attrs={"init_index": seed, "scene_split": "train", "seed": seed, "instruction": INSTRUCTIONS[seed % 2]},
     )
 
 

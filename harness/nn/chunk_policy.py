@@ -107,7 +107,9 @@ class ChunkPolicyRuntime:
     units; planners choose how many steps to execute (``execute_steps`` = n_action_steps for ``direct``).
     """
 
-    def __init__(self, model: nn.Module, cfg: ChunkPolicyConfig, stats: NormStats, quat_order: str, device: str = "cpu"):
+    def __init__(
+        self, model: nn.Module, cfg: ChunkPolicyConfig, stats: NormStats, quat_order: str, device: str = "cpu"
+    ):
         self.model = model.eval().to(device)
         self.cfg, self.stats, self.quat_order = cfg, stats, quat_order
         self.device = torch.device(device)
