@@ -50,13 +50,13 @@ def checkpoint_hash(path: str | None) -> str | None:
     if not path:
         return None
     p = Path(path)
-    if p.is_file():
-        return _hash_files(p.parent, [p])
-    if not p.is_dir():
-        return None
-    known = [p / name for name in CHECKPOINT_FILES if (p / name).is_file()]
-    files = known or sorted(f for f in p.rglob("*") if f.is_file())
-    return _hash_files(p, files)
+    try:
+        if not p.is_dir():
+            return _hash_files(p.parent, [p]) if p.is_file() else None
+        known = [p / name for name in CHECKPOINT_FILES if (p / name).is_file()]
+        return _hash_files(p, known or sorted(f for f in p.rglob("*") if f.is_file()))
+    except OSError:
+        return None  # unreadable: recorded as missing rather than losing the run's summary
 
 
 def _checkpoint(path: str | None) -> dict[str, Any] | None:

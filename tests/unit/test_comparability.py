@@ -61,6 +61,16 @@ def test_checkpoint_hash_of_folder_and_file(tmp_path):
     assert checkpoint_hash(None) is None and checkpoint_hash(str(tmp_path / "missing")) is None
 
 
+def test_unreadable_checkpoint_folder_hashes_to_none(tmp_path, monkeypatch):
+    (tmp_path / "model.safetensors").write_bytes(b"w")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("denied")
+
+    monkeypatch.setattr("pathlib.Path.open", refuse)
+    assert checkpoint_hash(str(tmp_path)) is None
+
+
 def test_same_checkpoint_content_elsewhere_matches_other_content_does_not(tmp_path):
     for name, weights in (("a", b"w"), ("b", b"w"), ("c", b"x")):
         (tmp_path / name).mkdir()
