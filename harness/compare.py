@@ -7,7 +7,14 @@ Every planner runs as its own evaluation run (same run seed -> same init states 
 the episodes are paired by (task, episode). Output: a table per task and overall with success rates and
 Wilson 95% intervals, the paper's partial metrics where the suite reports them (S.R.C.: contact = grasp),
 delta_f (mean subgoal embedding distance) and delta_f_g (final-goal distance), an exact McNemar test for
-every pair of planners, compare.json and compare.png in OUT/<suite>/compare-<time>/.
+every pair of planners (raw p and Holm-adjusted p over the pairs of each table), compare.json and compare.png
+in OUT/<suite>/compare-<time>/.
+
+``--merge DIR...`` pools batches (e.g. made with ``--first-episode``) into one report. Per planner, every
+batch must have the same run identity (``harness.comparability``: suite, headline, tasks and their max steps,
+policy, checkpoint content hash, planner options N / k / p, world model and its checkpoint hash, goal mode,
+out-of-range handling) *and the same run seed*, so that the merged episodes are exactly those of one run over
+the union of episode numbers; only ``--first-episode`` and ``--episodes-per-task`` may differ.
 """
 
 from __future__ import annotations
@@ -23,12 +30,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from harness.atomic_io import write_json_atomic
+from harness.comparability import identity_from_manifest, identity_mismatches
 from harness.config import EvalConfig, OneLineParser, parser_for
 from harness.errors import HarnessError, cli_entry
 from harness.eval import evaluate
 from harness.registry import PLANNERS
 from harness.results import RunStore
-from harness.stats import mcnemar_exact, wilson_interval
+from harness.stats import holm_adjust, mcnemar_exact, wilson_interval
 
 CONTACT_METRICS = ("grasped_once", "contact_once")  # S.R.C. where the suite reports one of these
 LIFT_METRICS = ("lifted_once", "lift_once")  # S.R.L.
@@ -78,7 +86,8 @@ def planner_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def paired_tests(runs: dict[str, dict[str, dict[str, Any]]], keys: list[str]) -> list[dict[str, Any]]:
-    """Exact McNemar for every pair of planners over the episodes both finished (``keys``)."""
+    """Exact McNemar for every pair of planners over the episodes both finished (``keys``), with Holm-adjusted
+    p-values over these pairs (family-wise error of the table's pairwise claims <= alpha)."""
     tests = []
     for a, b in itertools.combinations(runs, 2):
         both = [k for k in keys if k in runs[a] and k in runs[b]]
@@ -96,6 +105,8 @@ def paired_tests(runs: dict[str, dict[str, dict[str, Any]]], keys: list[str]) ->
                 "p_value": mcnemar_exact(a_only, b_only),
             }
         )
+    for test, adjusted in zip(tests, holm_adjust([t["p_value"] for t in tests]), strict=True):
+        test["p_holm"] = adjusted
     return tests
 
 
@@ -177,8 +188,10 @@ def print_report(report: dict[str, Any]) -> None:
         for t in data["paired"]:
             console.print(
                 f"  McNemar {t['a']} vs {t['b']}: {t['pairs']} pairs, only {t['a']} {t['a_only']}, "
-                f"only {t['b']} {t['b_only']}, exact p = {t['p_value']:.3g}"
+                f"only {t['b']} {t['b_only']}, exact p = {t['p_value']:.3g}, Holm p = {t['p_holm']:.3g}"
             )
+        if len(data["paired"]) > 1:
+            console.print(f"  (Holm p: adjusted for the {len(data['paired'])} pairwise tests of this table)")
 
 
 def _load_runs(run_dirs: dict[str, str], runs: dict, task_names: dict[int, str]) -> None:
@@ -203,8 +216,32 @@ def _finish(runs: dict, task_names: dict[int, str], out_root: Path, suite: str, 
     return 0
 
 
+def run_identity_of(run_dir: str) -> dict[str, Any]:
+    """The run identity in the run's summary.json, or rebuilt from its manifest (older summaries)."""
+    store = RunStore.open(Path(run_dir))
+    try:
+        config = json.loads(store.summary_path.read_text()).get("config")
+    except (OSError, json.JSONDecodeError):
+        config = None
+    return config or identity_from_manifest(store.manifest())
+
+
+def batch_mismatches(first: dict[str, str], other: dict[str, str]) -> list[str]:
+    """Per planner, how the runs of one batch differ from the first batch's (planner -> run dir each)."""
+    out = []
+    for planner in first:
+        a, b = run_identity_of(first[planner]), run_identity_of(other[planner])
+        diffs = identity_mismatches(a, b)
+        if set(a["tasks"]) != set(b["tasks"]):
+            diffs.append(f"tasks ({', '.join(sorted(a['tasks']))} vs {', '.join(sorted(b['tasks']))})")
+        if a.get("seed") != b.get("seed"):
+            diffs.append(f"seed ({a.get('seed')!r} vs {b.get('seed')!r})")
+        out += [f"{planner}: {d}" for d in diffs]
+    return out
+
+
 def merge(dirs: list[str], out_root: Path) -> int:
-    """Pool the runs of several compare.json folders (same planners) into one report."""
+    """Pool the runs of several compare.json folders (same planners, same run identities) into one report."""
     runs: dict[str, dict[str, dict[str, Any]]] = {}
     task_names: dict[int, str] = {}
     batches = []
@@ -215,6 +252,9 @@ def merge(dirs: list[str], out_root: Path) -> int:
             raise HarnessError(f"--merge: cannot read {folder}/compare.json: {exc}") from exc
         if batches and set(data["runs"]) != set(batches[0]["runs"]):
             raise HarnessError(f"--merge: {folder} compares other planners than {dirs[0]}")
+        diffs = batch_mismatches(batches[0]["runs"], data["runs"]) if batches else []
+        if diffs:
+            raise HarnessError(f"--merge: {folder} is not comparable with {dirs[0]}: {'; '.join(diffs)}")
         batches.append(data)
         _load_runs(data["runs"], runs, task_names)
     suite = batches[0]["config"]["suite"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from harness.comparability import run_identity
 from harness.config import EvalConfig, parse_eval_args
 from harness.defaults import resolve_policy
 from harness.errors import cli_entry
@@ -181,7 +182,8 @@ def evaluate(cfg: EvalConfig, given: set[str], argv: list[str]) -> Path:
     finally:
         bar.close()
         records = store.episodes()
-        summary = summarize(records, suite.name, suite.headline, expected=len(episodes))
+        identity = run_identity(store.manifest()["config"], suite, tasks)
+        summary = summarize(records, suite.name, suite.headline, expected=len(episodes), config=identity)
         summary["asset_notes"] = store.manifest().get("asset_notes", [])  # stand-ins travel with the numbers
         store.write_summary(summary)
     print_summary_table(summary)

@@ -110,10 +110,18 @@ def _group_stats(records: list[dict[str, Any]], headline: str) -> dict[str, Any]
     }
 
 
-def summarize(records: Iterable[dict[str, Any]], suite: str, headline: str, expected: int) -> dict[str, Any]:
+def summarize(
+    records: Iterable[dict[str, Any]],
+    suite: str,
+    headline: str,
+    expected: int,
+    config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Per task, per suite and overall statistics. Errored episodes count as failures (and in ``errors``).
 
-    ``success`` is the suite's headline metric (``success_once`` or ``success_at_end``).
+    ``success`` is the suite's headline metric (``success_once`` or ``success_at_end``). ``config`` is the
+    run's identity (``harness.comparability.run_identity``), stored under ``"config"`` so that
+    ``harness.regress`` can tell whether two summaries are comparable.
     """
     recs = sorted(records, key=lambda r: r["index"])
     by_task: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -130,6 +138,7 @@ def summarize(records: Iterable[dict[str, Any]], suite: str, headline: str, expe
         "headline": headline,
         "complete": len(recs) == expected,
         "expected_episodes": expected,
+        "config": config,
         "per_task": per_task,
         "per_suite": {suite: overall},
         "overall": overall,

@@ -1,9 +1,10 @@
-"""Binomial statistics: Wilson intervals, Newcombe difference intervals, non-inferiority tests."""
+"""Binomial statistics: Wilson intervals, Newcombe difference intervals, non-inferiority tests, Holm."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 from scipy.stats import norm
 
@@ -52,6 +53,16 @@ class NonInferiority:
     verdict: str
 
 
+def _verdict(diff: float, lower: float, upper: float, margin: float) -> NonInferiority:
+    if upper < -margin:
+        verdict = "regression"
+    elif lower > -margin:
+        verdict = "non-inferior"
+    else:
+        verdict = "inconclusive"
+    return NonInferiority(diff, lower, upper, margin, verdict)
+
+
 def non_inferiority(
     s_run: int, n_run: int, s_base: int, n_base: int, margin: float = 0.05, alpha: float = 0.05
 ) -> NonInferiority:
@@ -63,14 +74,55 @@ def non_inferiority(
     if n_run == 0 or n_base == 0:
         return NonInferiority(float("nan"), -1.0, 1.0, margin, "inconclusive")
     lower, upper = newcombe_difference_interval(s_run, n_run, s_base, n_base, 1 - 2 * alpha)
-    diff = s_run / n_run - s_base / n_base
-    if upper < -margin:
-        verdict = "regression"
-    elif lower > -margin:
-        verdict = "non-inferior"
-    else:
-        verdict = "inconclusive"
-    return NonInferiority(diff, lower, upper, margin, verdict)
+    return _verdict(s_run / n_run - s_base / n_base, lower, upper, margin)
+
+
+def task_mean_difference_interval(
+    run: Sequence[tuple[int, int]], base: Sequence[tuple[int, int]], confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """(D, lower, upper) for D = mean_k p_run,k - mean_k p_base,k: every task weighs 1/K, whatever its n.
+
+    MOVER with Wilson limits for a linear combination of independent proportions (Zou & Donner 2008;
+    Zou, Huang & Zhang 2009, Comput. Stat. Data Anal. 53:1080): with weights c_i = +-1/K,
+    lower = D - sqrt(sum c_i^2 (p_i - l_i)^2) over the run's terms and (u_i - p_i)^2 over the baseline's,
+    upper symmetrically. One task gives exactly Newcombe's method 10. ``run`` / ``base``: (successes, n)
+    per task, in the same task order.
+    """
+    if len(run) != len(base) or not run:
+        raise ValueError("need the same non-empty list of tasks for run and baseline")
+    w2 = 1.0 / len(run) ** 2
+    diff, low_sq, up_sq = 0.0, 0.0, 0.0
+    for (s_r, n_r), (s_b, n_b) in zip(run, base, strict=True):
+        p_r, p_b = s_r / n_r, s_b / n_b
+        l_r, u_r = wilson_interval(s_r, n_r, confidence)
+        l_b, u_b = wilson_interval(s_b, n_b, confidence)
+        diff += (p_r - p_b) / len(run)
+        low_sq += w2 * ((p_r - l_r) ** 2 + (u_b - p_b) ** 2)
+        up_sq += w2 * ((u_r - p_r) ** 2 + (p_b - l_b) ** 2)
+    return diff, max(-1.0, diff - math.sqrt(low_sq)), min(1.0, diff + math.sqrt(up_sq))
+
+
+def non_inferiority_task_mean(
+    run: Sequence[tuple[int, int]], base: Sequence[tuple[int, int]], margin: float = 0.05, alpha: float = 0.05
+) -> NonInferiority:
+    """``non_inferiority`` on the task-averaged success rate (``task_mean_difference_interval``)."""
+    if any(n == 0 for _, n in [*run, *base]):
+        return NonInferiority(float("nan"), -1.0, 1.0, margin, "inconclusive")
+    diff, lower, upper = task_mean_difference_interval(run, base, 1 - 2 * alpha)
+    return _verdict(diff, lower, upper, margin)
+
+
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
+    """Holm step-down adjusted p-values (same order as given): family-wise error <= alpha when
+    every adjusted p <= alpha is called significant."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def mcnemar_exact(b: int, c: int) -> float:

@@ -46,7 +46,7 @@ def test_compare_three_planners_on_simpler(tmp_path):
     assert {(t["a"], t["b"]) for t in overall["paired"]} == {
         ("vla_random", "vla_mean"), ("vla_random", "wm_topk"), ("vla_mean", "wm_topk")
     }  # fmt: skip
-    assert "McNemar" in proc.stdout
+    assert "McNemar" in proc.stdout and "Holm p =" in proc.stdout
 
     merged = run_cli("harness.compare", "--merge", str(out), "--out", str(tmp_path / "merged"))
     assert merged.returncode == 0, merged.stderr[-2000:]

@@ -88,3 +88,10 @@ def test_summary_is_independent_of_record_order():
     a = summarize(records, "s", "success_once", 6)
     b = summarize(list(reversed(records)), "s", "success_once", 6)
     assert a == b
+
+
+def test_summary_stores_the_run_identity():
+    records = [_rec(0, 0, True)]
+    identity = {"suite": "s", "policy": "greedy"}
+    assert summarize(records, "s", "success_once", 1, config=identity)["config"] == identity
+    assert summarize(records, "s", "success_once", 1)["config"] is None

@@ -2,7 +2,14 @@ import math
 
 import pytest
 
-from harness.stats import newcombe_difference_interval, non_inferiority, wilson_interval
+from harness.stats import (
+    holm_adjust,
+    newcombe_difference_interval,
+    non_inferiority,
+    non_inferiority_task_mean,
+    task_mean_difference_interval,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize(
@@ -44,3 +51,39 @@ def test_non_inferiority_verdicts():
     assert result.diff == pytest.approx(-0.7)
     assert result.lower < result.diff < result.upper < -result.margin
     assert math.isnan(non_inferiority(0, 0, 5, 10).diff)
+
+
+def test_task_mean_interval_with_one_task_is_newcombe():
+    diff, lo, hi = task_mean_difference_interval([(56, 70)], [(48, 80)])
+    assert diff == pytest.approx(0.2)
+    assert (lo, hi) == pytest.approx((0.0524, 0.3339), abs=5e-4)  # Newcombe (1998) example (a), method 10
+
+
+def test_task_mean_interval_matches_hand_computation():
+    """Run 81/263 and 0/20, baseline 15/148 and 1/29, weights 1/2. Wilson limits from Newcombe (1998) Table I:
+    81/263 (0.2553, 0.3662), 15/148 (0.0624, 0.1605), 0/20 (0, 0.1611), 1/29 (0.0061, 0.1718).
+    D = (81/263 - 15/148 + 0 - 1/29) / 2 = 0.08608
+    lower = D - sqrt(((0.30798-0.2553)^2 + (0.1605-0.10135)^2 + 0^2 + (0.1718-0.03448)^2) / 4) = 0.00681
+    upper = D + sqrt(((0.3662-0.30798)^2 + (0.10135-0.0624)^2 + 0.1611^2 + (0.03448-0.0061)^2) / 4) = 0.17505
+    """
+    diff, lo, hi = task_mean_difference_interval([(81, 263), (0, 20)], [(15, 148), (1, 29)])
+    assert diff == pytest.approx(0.08608, abs=1e-4)
+    assert lo == pytest.approx(0.00681, abs=5e-4)
+    assert hi == pytest.approx(0.17505, abs=5e-4)
+
+
+def test_task_mean_ignores_how_many_episodes_each_task_had():
+    """Same per-task rates, very different n per task: the task mean is the same estimate (Simpson-proof)."""
+    a = non_inferiority_task_mean([(9, 10), (10, 100)], [(90, 100), (1, 10)])
+    assert a.diff == pytest.approx(0.0)
+    assert a.lower < 0 < a.upper
+    assert math.isnan(non_inferiority_task_mean([(0, 0)], [(1, 2)]).diff)
+    with pytest.raises(ValueError):
+        task_mean_difference_interval([(1, 2)], [])
+
+
+def test_holm_matches_hand_computed_values():
+    # sorted 0.01, 0.03, 0.04 -> 3*0.01, max(0.03, 2*0.03), max(0.06, 1*0.04); returned in the given order
+    assert holm_adjust([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm_adjust([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert holm_adjust([]) == []
