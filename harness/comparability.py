@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from typing import Any, Iterable
 
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "stats.json")  # what a checkpoint folder's output depends on
-PLANNER_OPTIONS = ("n_samples", "top_k", "subgoal_every", "wm_horizon")
+PLANNER_OPTIONS = ("n_samples", "top_k", "subgoal_every")  # raw flags, for manifests without resolved options
 STRICT_FIELDS = (
     "headline",
     "policy",
@@ -78,7 +78,8 @@ def run_identity(manifest_config: dict[str, Any], suite: Any, tasks: Iterable[An
         "policy": cfg.get("policy"),
         "checkpoint": _checkpoint(cfg.get("checkpoint")),
         "planner": cfg.get("planner"),
-        "planner_options": {k: cfg.get(k) for k in PLANNER_OPTIONS},
+        # the planner's resolved Options (defaults filled in) where the manifest has them, else the raw flags
+        "planner_options": cfg.get("planner_options") or {k: cfg.get(k) for k in PLANNER_OPTIONS},
         "world_model": cfg.get("world_model"),
         "wm_checkpoint": _checkpoint(cfg.get("wm_checkpoint")) if cfg.get("world_model") else None,
         "goal": cfg.get("goal"),
@@ -93,7 +94,8 @@ def identity_from_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
     """``run_identity`` rebuilt from a run's manifest.json (checkpoints are hashed now)."""
     suite = manifest["suite"]
     tasks = [SimpleNamespace(**t) for t in suite["tasks"]]
-    return run_identity(manifest["config"], SimpleNamespace(name=suite["name"], headline=suite["headline"]), tasks)
+    config = {**manifest["config"], "planner_options": manifest.get("planner_options")}
+    return run_identity(config, SimpleNamespace(name=suite["name"], headline=suite["headline"]), tasks)
 
 
 def _short(value: Any) -> str:

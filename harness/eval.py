@@ -5,13 +5,14 @@ The last line printed is ``results: <run dir>``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.comparability import run_identity
+from harness.comparability import identity_from_manifest
 from harness.config import EvalConfig, parse_eval_args
 from harness.defaults import resolve_policy
 from harness.errors import cli_entry
@@ -51,6 +52,7 @@ class PreparedRun:
     tasks: list[TaskSpec]
     episodes: list[EpisodeSpec]
     scene_warnings: list[str]
+    planner_options: dict[str, Any]  # the planner's resolved Options (defaults filled in)
 
 
 def _resumed_config(cfg: EvalConfig, given: set[str]) -> tuple[EvalConfig, RunStore | None]:
@@ -92,7 +94,7 @@ def prepare(cfg: EvalConfig) -> PreparedRun:
         print(line, file=sys.stderr)
     workers = cfg.workers if cfg.workers is not None else suite.default_workers
     cfg = EvalConfig.from_dict({**cfg.to_dict(), "policy": policy_name, "checkpoint": checkpoint, "workers": workers})
-    return PreparedRun(cfg, suite, tasks, episodes, scene_warnings)
+    return PreparedRun(cfg, suite, tasks, episodes, scene_warnings, dataclasses.asdict(planner.options))
 
 
 def _manifest(run: PreparedRun, argv: list[str]) -> dict[str, Any]:
@@ -120,6 +122,7 @@ def _manifest(run: PreparedRun, argv: list[str]) -> dict[str, Any]:
         },
         "scenes": {"split": "eval", "rule": "episode i of a task runs on evaluation scene i"},
         "scene_warnings": run.scene_warnings,
+        "planner_options": run.planner_options,
         "asset_notes": suite.asset_notes(),
         "privileged": (
             [f"goal images ({cfg.goal}) come from the scripted expert's demonstration from the same init state"]
@@ -182,7 +185,7 @@ def evaluate(cfg: EvalConfig, given: set[str], argv: list[str]) -> Path:
     finally:
         bar.close()
         records = store.episodes()
-        identity = run_identity(store.manifest()["config"], suite, tasks)
+        identity = identity_from_manifest(store.manifest())
         summary = summarize(records, suite.name, suite.headline, expected=len(episodes), config=identity)
         summary["asset_notes"] = store.manifest().get("asset_notes", [])  # stand-ins travel with the numbers
         store.write_summary(summary)
