@@ -23,7 +23,7 @@ from torch.utils.data import Dataset, default_collate
 from tqdm import tqdm
 
 from harness.atomic_io import append_line_atomic, read_jsonl
-from harness.data.dataset import NormStats
+from harness.data.normalize import NormStats
 from harness.errors import HarnessError
 from harness.nn.checkpoint import save_checkpoint
 
