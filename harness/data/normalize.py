@@ -7,9 +7,12 @@ A dimension whose std (meanstd) or range (minmax) is below ``EPS`` is constant i
 scale 1 and center = its mean (meanstd) or its min (minmax), so it sits at 0 and small deviations pass
 through unamplified. ``unnormalize`` is the algebraic inverse (``y * scale + center``).
 
-``NormStats`` (saved as stats.json in policy checkpoints) keeps the raw statistics. Its JSON format is
-unchanged; files written before this module stored ``std + 1e-6``, which the EPS threshold (1e-4)
-still treats as constant, so old checkpoints normalise their training data exactly as before.
+``NormStats`` (saved as stats.json in policy checkpoints) keeps the raw statistics, plus ``"format": 2``.
+Migration: a stats.json without "format" (written before this module: ``std + 1e-6``, minmax with a 1e-6
+range floor, so a constant dim sat at -1) loads as ``legacy`` and keeps those exact formulas, so an old
+checkpoint sees the inputs and targets it was trained with. World-model statistics ({mean, std} lists in the
+checkpoint meta) use the new rule whatever their age: an old ``0 + 1e-6`` std is below EPS, so the constant
+dims they were trained on still map to 0, and noise on them is no longer amplified 10^6 times.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from harness.errors import HarnessError
 
 EPS = 1e-4
 MODES = ("meanstd", "minmax")
+FORMAT = 2  # stats.json "format"; absent = 1 (legacy formulas)
+_LEGACY_SPAN = 1e-6
 
 
 @dataclass(frozen=True)
@@ -69,18 +74,31 @@ class NormStats:
     action_max: np.ndarray
     proprio_mean: np.ndarray
     proprio_std: np.ndarray
+    legacy: bool = False  # read from a stats.json without "format": the pre-EPS formulas (see module doc)
 
-    def to_json(self) -> dict[str, list[float]]:
-        return {k: np.asarray(v, dtype=np.float64).tolist() for k, v in self.__dict__.items()}
+    ARRAYS = ("action_mean", "action_std", "action_min", "action_max", "proprio_mean", "proprio_std")
+
+    def to_json(self) -> dict[str, list[float] | int]:
+        data: dict[str, list[float] | int] = {
+            k: np.asarray(getattr(self, k), dtype=np.float64).tolist() for k in self.ARRAYS
+        }
+        data["format"] = 1 if self.legacy else FORMAT
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, list[float]]) -> "NormStats":
-        return cls(**{k: np.asarray(data[k], dtype=np.float64) for k in cls.__dataclass_fields__})
+        arrays = {k: np.asarray(data[k], dtype=np.float64) for k in cls.ARRAYS}
+        return cls(**arrays, legacy=int(data.get("format", 1)) < FORMAT)  # type: ignore[arg-type]
 
     def action_normalizer(self, mode: str = "meanstd") -> Normalizer:
         """``meanstd`` or ``minmax`` normaliser of actions [..., Da]."""
         if mode not in MODES:
             raise HarnessError(f"action_norm must be one of {', '.join(MODES)}, got {mode!r}")
+        if self.legacy and mode == "minmax":  # old rule: constant dims at -1
+            span = np.maximum(self.action_max - self.action_min, _LEGACY_SPAN)
+            return Normalizer(self.action_min + span / 2, span / 2)
+        if self.legacy:  # stored std already holds + 1e-6
+            return Normalizer(self.action_mean, self.action_std)
         if mode == "minmax":
             return minmax_normalizer(self.action_min, self.action_max)
         return meanstd_normalizer(self.action_mean, self.action_std)
@@ -95,6 +113,8 @@ class NormStats:
 
     def proprio_normalizer(self) -> Normalizer:
         """meanstd normaliser of proprioception [..., Dp]."""
+        if self.legacy:
+            return Normalizer(self.proprio_mean, self.proprio_std)
         return meanstd_normalizer(self.proprio_mean, self.proprio_std)
 
     def normalize_proprio(self, p: np.ndarray) -> np.ndarray:

@@ -64,16 +64,28 @@ def test_normalizers_use_the_same_eps_rule():
     assert ms.scale.tolist() == [1.0, 2.0] and ms.normalize(np.array([5.0, 3.0])).tolist() == [0.0, 1.0]
 
 
-def test_stats_json_round_trip_and_old_files_with_std_plus_eps(tmp_path):
+def test_stats_json_round_trip(tmp_path):
     a = _actions_with_constant_dim()
     stats = compute_stats([a], [a])
     path = tmp_path / "stats.json"
     path.write_text(json.dumps(stats.to_json()))
     loaded = NormStats.from_json(json.loads(path.read_text()))
-    assert np.array_equal(loaded.normalize_action(a), stats.normalize_action(a))
-    old = NormStats.from_json({**stats.to_json(), "action_std": (stats.action_std + 1e-6).tolist()})
-    assert np.array_equal(old.normalize_action(a)[:, 1], np.zeros(50))  # 0 + 1e-6 is still "constant"
-    assert abs(old.unnormalize_action(np.array([[0.0, 0.5, 0.0]]))[0, 1] - 0.5) < 1e-12
+    assert not loaded.legacy and json.loads(path.read_text())["format"] == 2
+    for mode in ("minmax", "meanstd"):
+        assert np.array_equal(loaded.normalize_action(a, mode), stats.normalize_action(a, mode))
+
+
+def test_old_stats_files_keep_the_formulas_their_checkpoints_were_trained_with():
+    """The shipped LIBERO checkpoint (stats.json without "format") has constant rotation dims trained at -1."""
+    path = Path(__file__).resolve().parents[2] / "policies/checkpoints/libero_object_diffusion/stats.json"
+    old = NormStats.from_json(json.loads(path.read_text()))
+    assert old.legacy and old.to_json()["format"] == 1
+    const = old.action_max == old.action_min
+    assert const.sum() == 3
+    assert np.allclose(old.normalize_action(old.action_min[None], "minmax")[0, const], -1)
+    assert np.allclose(old.unnormalize_action(-np.ones((1, 7)), "minmax")[0, const], old.action_min[const])
+    y = np.random.default_rng(0).uniform(-1, 1, (4, 7))
+    assert np.allclose(old.normalize_action(old.unnormalize_action(y, "minmax"), "minmax"), y, atol=1e-9)
 
 
 def _write(path: Path, suite: str, n: int, T: int = 12, grip: float | None = None, seed0: int = 0) -> Path:
