@@ -50,6 +50,12 @@ def test_resume_continues_exactly_and_errors_are_one_line(tmp_path):
         assert recorded["command"][3:] == first
         assert recorded["resumes"] == [["python", "-m", "harness.train", "--out", str(resumed), "--steps", "6",
                                         "--resume", *COMMON]]  # fmt: skip
+    longer = ["--out", str(resumed), "--steps", "7", "--resume", "--name", "diffusion", "--no-progress"]
+    proc = run_cli("harness.train", *longer)
+    assert proc.returncode == 0 and "runs past the recorded LR schedule (6 steps)" in proc.stderr, proc.stderr[-2000:]
+    log = [json.loads(line) for line in (resumed / "train_log.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in log if r["step"] >= 6] == [0.0, 0.0]  # the schedule's end, no warm restart
+    assert len(json.loads((resumed / "config.json").read_text())["resumes"]) == 2
 
     before = (straight / "model.safetensors").read_bytes()
     for args, needle in (
