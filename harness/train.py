@@ -6,7 +6,9 @@
 DIR becomes a checkpoint folder (config.json, model.safetensors, stats.json) plus train_state.pt (resume),
 train_log.jsonl, loss.png and train_summary.json. ``--set`` overrides a field of the component's config
 dataclass (``--list-fields`` prints them). ``--resume`` continues DIR from its last save with its recorded
-configs (``--steps`` may raise the total).
+configs (``--steps`` may raise the total; the LR schedule keeps its recorded length ``schedule_steps``, and
+steps past it run at ``lr * min_lr_ratio``). config.json and train_manifest.json keep the first run's
+``command`` and list each resume's command under ``resumes``.
 """
 
 from __future__ import annotations
@@ -72,6 +74,48 @@ def _parser() -> OneLineParser:
     return p
 
 
+def _fresh_setup(spec: Any, args: Any, out: Path, given: dict[str, Any]) -> tuple[Any, TrainConfig, list[Path]]:
+    """(model config, train config with its schedule length resolved, data files) of a new run."""
+    if (out / CONFIG_FILE).exists():
+        raise HarnessError(f"{out} already holds a checkpoint; pass --resume to continue it or choose a new --out")
+    if not args.data:
+        raise HarnessError("--data FILE [FILE ...] is required")
+    paths = [Path(p) for p in args.data]
+    for path in paths:
+        if not path.is_file():
+            raise HarnessError(f"--data: file not found: {path}")
+    model_cfg = apply_overrides(spec.config_cls(), args.overrides)
+    if hasattr(model_cfg, "text_encoder"):
+        model_cfg = dataclasses.replace(model_cfg, text_encoder=resolve_text_encoder(model_cfg.text_encoder))
+    return model_cfg, TrainConfig(**given).resolved(), paths
+
+
+def _resume_setup(
+    spec: Any, args: Any, out: Path, given: dict[str, Any], command: list[str]
+) -> tuple[Any, TrainConfig, list[Path], dict[str, Any]]:
+    """(model config, train config, data files, command history) recorded in OUT; only --steps may change.
+    The schedule length is the recorded one (checkpoints from before ``schedule_steps``: their recorded steps)."""
+    key = f"{args.component}/{args.name}"
+    if not (out / CONFIG_FILE).exists() or not (out / STATE_FILE).exists():
+        raise HarnessError(f"--resume: {out} has no checkpoint to continue ({CONFIG_FILE} + {STATE_FILE})")
+    meta = json.loads((out / CONFIG_FILE).read_text())
+    if meta.get("component") != args.component or meta.get("name") != args.name:
+        raise HarnessError(f"--resume: {out} holds {meta.get('component')}/{meta.get('name')}, not {key}")
+    model_cfg = config_from_dict(spec.config_cls, meta["config"])
+    tcfg = TrainConfig(**meta["train"]).resolved()
+    tcfg = dataclasses.replace(tcfg, steps=given.get("steps", tcfg.steps))
+    if args.overrides or set(given) - {"steps"}:
+        print("note: --resume uses the recorded configs; only --steps is taken from the command line", file=sys.stderr)
+    if tcfg.steps > tcfg.schedule_steps:
+        print(
+            f"note: --steps {tcfg.steps} runs past the recorded LR schedule ({tcfg.schedule_steps} steps); "
+            f"later steps use lr x min_lr_ratio = {tcfg.lr * tcfg.min_lr_ratio:g}",
+            file=sys.stderr,
+        )
+    history = {"command": meta.get("command", []), "resumes": [*meta.get("resumes", []), command]}
+    return model_cfg, tcfg, [Path(p) for p in meta["data"]["files"]], history
+
+
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
@@ -89,32 +133,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     given = {
         f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None
     }
+    command = ["python", "-m", "harness.train", *(argv if argv is not None else sys.argv[1:])]
+    history: dict[str, Any] = {"command": command}
     if args.resume:
-        if not (out / CONFIG_FILE).exists() or not (out / STATE_FILE).exists():
-            raise HarnessError(f"--resume: {out} has no checkpoint to continue ({CONFIG_FILE} + {STATE_FILE})")
-        meta = json.loads((out / CONFIG_FILE).read_text())
-        if meta.get("component") != args.component or meta.get("name") != args.name:
-            raise HarnessError(f"--resume: {out} holds {meta.get('component')}/{meta.get('name')}, not {key}")
-        model_cfg = config_from_dict(spec.config_cls, meta["config"])
-        tcfg = TrainConfig(**{**meta["train"], **({"steps": given["steps"]} if "steps" in given else {})})
-        paths = [Path(p) for p in meta["data"]["files"]]
-        if args.overrides or set(given) - {"steps"}:
-            print(
-                "note: --resume uses the recorded configs; only --steps is taken from the command line", file=sys.stderr
-            )
+        model_cfg, tcfg, paths, history = _resume_setup(spec, args, out, given, command)
     else:
-        if (out / CONFIG_FILE).exists():
-            raise HarnessError(f"{out} already holds a checkpoint; pass --resume to continue it or choose a new --out")
-        if not args.data:
-            raise HarnessError("--data FILE [FILE ...] is required")
-        paths = [Path(p) for p in args.data]
-        for path in paths:
-            if not path.is_file():
-                raise HarnessError(f"--data: file not found: {path}")
-        model_cfg = apply_overrides(spec.config_cls(), args.overrides)
-        if hasattr(model_cfg, "text_encoder"):
-            model_cfg = dataclasses.replace(model_cfg, text_encoder=resolve_text_encoder(model_cfg.text_encoder))
-        tcfg = TrainConfig(**given)
+        model_cfg, tcfg, paths = _fresh_setup(spec, args, out, given)
     tcfg.validate()
     validate = getattr(model_cfg, "validate", None)
     if callable(validate):
@@ -137,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "git": git_info(),
         "packages": package_versions(),
         "environment": environment_info(),
-        "command": ["python", "-m", "harness.train", *(argv if argv is not None else sys.argv[1:])],
+        **history,
     }
     write_json_atomic(out / "train_manifest.json", meta)
     n_val = len(data.val) if data.val is not None else 0

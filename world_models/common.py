@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -12,6 +11,7 @@ import torch
 from torch import nn
 
 from harness.data.features import resize_image
+from harness.data.normalize import meanstd_normalizer
 from harness.errors import HarnessError
 from harness.nn.checkpoint import load_checkpoint, load_state_into
 from harness.nn.chunk_policy import config_from_dict
@@ -59,11 +59,10 @@ def init_info(cfg: WorldModelConfig, name: str) -> dict[str, Any]:
 
 def world_model_data(cfg: WorldModelConfig, paths: list[Path], seed: int, val_fraction: float, name: str) -> TrainData:
     """Segments embedded by the frozen encoder; adaptation stages keep the embodiment order and motion
-    scaling of their starting checkpoint and compute action statistics for the new data."""
+    scaling of their starting checkpoint and compute action statistics for the new data (training demos)."""
     cfg.validate()
     encoder = load_token_encoder(cfg.encoder)
     prior = init_info(cfg, name)
-    prior_stats = {k: v for k, v in prior.get("action_stats", {}).items() if k != (cfg.rename or None)}
     train, val, info = build_segments(
         paths,
         encoder,
@@ -71,12 +70,11 @@ def world_model_data(cfg: WorldModelConfig, paths: list[Path], seed: int, val_fr
         seed,
         val_fraction,
         embodiments=prior.get("embodiments"),
-        action_stats=prior_stats if cfg.stage == "pretrain" else None,
         motion_std=prior.get("motion_std"),
         rename=cfg.rename,
     )
-    if cfg.stage != "pretrain":  # keep earlier embodiments' statistics next to the new ones
-        info["action_stats"] = {**prior.get("action_stats", {}), **info["action_stats"]}
+    # adaptation keeps earlier embodiments' statistics next to the new ones (prior is empty for pretraining)
+    info["action_stats"] = {**prior.get("action_stats", {}), **info["action_stats"]}
     info.update({"tokens": int(train.emb["clean"].shape[1]), "dim": int(train.emb["clean"].shape[2])})
     info["grid"] = encoder.grid
     info["target_embodiment"] = cfg.rename or info["embodiments"][-1]
@@ -106,7 +104,9 @@ def freeze_all_but(model: nn.Module, keep: Callable[[str], bool]) -> None:
 class LatentWorldModel:
     """A trained FDM + action module as the planners' ``WorldModel``: encode / rollout / distance / decode.
 
-    Embeddings are float32 tensors [B, N, D] (token grids of the frozen frame encoder).
+    Embeddings are float32 tensors [B, N, D] (token grids of the frozen frame encoder). Actions [B, T, Da]
+    are normalised with the embodiment's raw ``action_mean`` / ``action_std`` [Da] by harness.data.normalize
+    (dims constant in training get unit scale, so tiny policy noise on them stays tiny).
     """
 
     def __init__(
@@ -120,8 +120,9 @@ class LatentWorldModel:
         history: int,
     ):
         self.encoder, self.fdm, self.action_module = encoder.eval(), fdm.eval(), action_module.eval()
-        self.mean = torch.as_tensor(action_mean, dtype=torch.float32)
-        self.std = torch.as_tensor(action_std, dtype=torch.float32)
+        norm = meanstd_normalizer(action_mean, action_std)
+        self.center = torch.as_tensor(norm.center, dtype=torch.float32)
+        self.scale = torch.as_tensor(norm.scale, dtype=torch.float32)
         self.segment, self.history = segment, history
 
     @torch.no_grad()
@@ -138,7 +139,7 @@ class LatentWorldModel:
         b, t, _ = acts.shape
         if t % self.segment:
             raise HarnessError(f"rollout needs a multiple of {self.segment} actions, got {t}")
-        acts = (acts - self.mean) / self.std
+        acts = (acts - self.center) / self.scale
         hist = z.expand(b, -1, -1)[:, None]
         if history is not None:
             hist = torch.cat([history.expand(b, -1, -1, -1), hist], dim=1)[:, -self.history :]
@@ -159,10 +160,6 @@ class LatentWorldModel:
         """[B, N, D] -> uint8 images [B, S, S, 3] (the frame autoencoder's decoder)."""
         images = self.encoder.decode(z).clamp(0, 1).permute(0, 2, 3, 1)
         return (images * 255).round().to(torch.uint8).numpy()
-
-
-def replace(cfg: Any, **changes: Any) -> Any:
-    return dataclasses.replace(cfg, **changes)
 
 
 def load_world_model(

@@ -18,7 +18,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from harness.data.features import resize_image
-from harness.data.hdf5_io import iter_demos, open_demo_file
+from harness.data.hdf5_io import open_demo_file, read_demo
+from harness.data.splits import DemoSplit, split_files
 from harness.errors import HarnessError
 from harness.nn.training import Trainable, TrainData
 from harness.nn.vision import random_shift
@@ -81,16 +82,22 @@ class FrameAutoencoder(nn.Module):
         return F.mse_loss(recon, images), {}
 
 
-def load_frames(paths: list[Path], key: str, size: int, stride: int = 1) -> np.ndarray:
-    """Every ``stride``-th frame of ``key`` from all demos -> uint8 [N, size, size, 3]."""
-    frames = []
+def load_frames(
+    paths: list[Path], key: str, size: int, stride: int = 1, split: DemoSplit | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``stride``-th frame of ``key`` from all demos -> (uint8 [N, size, size, 3], bool [N] "in a
+    validation demo" of ``split``; all False without one)."""
+    frames, is_val = [], []
     for path in paths:
-        open_demo_file(Path(path), obs_keys=(key,))
-        for demo in iter_demos(Path(path), (key,)):
-            frames.extend(resize_image(f, size) for f in demo.obs[key][::stride])
+        meta = open_demo_file(Path(path), obs_keys=(key,))
+        for name in meta.names:
+            demo = read_demo(meta.path, name, (key,))
+            chosen = [resize_image(f, size) for f in demo.obs[key][::stride]]
+            frames.extend(chosen)
+            is_val.extend([split is not None and split.is_val(path, name)] * len(chosen))
     if not frames:
         raise HarnessError(f"no {key} frames in {', '.join(map(str, paths))}")
-    return np.stack(frames)
+    return np.stack(frames), np.asarray(is_val, dtype=bool)
 
 
 class _Frames(torch.utils.data.Dataset):
@@ -110,10 +117,11 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 
 
 def frame_ae_data(cfg: FrameAEConfig, paths: list[Path], seed: int, val_fraction: float) -> TrainData:
-    frames = load_frames(paths, cfg.image_key, cfg.image_size, cfg.frame_stride)
-    order = np.random.default_rng(seed).permutation(len(frames))
-    n_val = int(len(frames) * val_fraction)
-    train, val = _Frames(frames[order[n_val:]]), (_Frames(frames[order[:n_val]]) if n_val else None)
+    """Frames split by demonstration (harness.data.splits), never by frame."""
+    split = split_files(paths, val_fraction, seed)
+    frames, is_val = load_frames(paths, cfg.image_key, cfg.image_size, cfg.frame_stride, split)
+    n_val = int(is_val.sum())
+    train, val = _Frames(frames[~is_val]), (_Frames(frames[is_val]) if n_val else None)
 
     def to_batch(raw: Any, gen: torch.Generator, device: torch.device, is_train: bool) -> dict:
         images = to_float(raw)
@@ -122,6 +130,7 @@ def frame_ae_data(cfg: FrameAEConfig, paths: list[Path], seed: int, val_fraction
         return {"images": images.to(device)}
 
     info = {"frames": len(frames), "train_frames": len(train), "val_frames": n_val, "image_key": cfg.image_key}
+    info["val_demos"] = split.count()
     return TrainData(train, val, None, info, to_batch)
 
 

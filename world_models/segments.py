@@ -2,42 +2,54 @@
 
 A segment at step t of a demo: frames (t - S, t, t + S) (the first clipped to 0), the S actions a_t..a_t+S-1,
 an explicit motion label (end-effector translation and rotation vector from t to t + S, mean gripper
-command: 7 numbers, the same for every embodiment) and the embodiment name. Each frame is embedded in
-three versions: clean, and two independently augmented ones (random shift + brightness) for the
-cross-augmentation of LAC-WM (IDM sees version a, FDM sees version b).
+command in the common "+1 closes" convention: 7 numbers, the same for every embodiment) and the embodiment
+name (the suite's declared ``embodiment``, from the file's ``env_args["suite"]``). Validation demos follow
+harness.data.splits; normalisation (harness.data.normalize) is fitted on the training demos only.
+Each frame is embedded in three versions: clean, and two independently augmented ones (random shift +
+brightness) for the cross-augmentation of LAC-WM (IDM sees version a, FDM sees version b).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
 from harness.data.features import resize_image
-from harness.data.hdf5_io import iter_demos, open_demo_file
+from harness.data.hdf5_io import Demo, DemoFile, open_demo_file, read_demo
+from harness.data.normalize import mean_std, meanstd_normalizer, scale_normalizer
+from harness.data.splits import DemoSplit, split_files
 from harness.errors import HarnessError
 from harness.nn.vision import random_shift
 from world_models.frame_ae import FrameAutoencoder, to_float
 
-
-def embodiment_of(suite: str) -> str:
-    """Robot of a suite: LIBERO -> panda, SIMPLER Bridge -> widowx (others: the suite name)."""
-    if suite.startswith("libero"):
-        return "panda"
-    if suite.startswith("simpler_bridge"):
-        return "widowx"
-    return suite
+if TYPE_CHECKING:
+    from tasks.suite import SimSuite
 
 
-def motion_label(ee_states: np.ndarray, actions: np.ndarray, t: int, s: int) -> np.ndarray:
-    """[7]: ee translation, rotation vector of R_t^-1 R_t+s, mean gripper command over the segment."""
+def suite_of(meta: DemoFile) -> SimSuite:
+    """The suite a demo file was recorded in (``env_args["suite"]``), built from the registry."""
+    from harness.registry import SUITES
+
+    name = meta.env_args.get("suite")
+    if not name:
+        raise HarnessError(f"{meta.path}: env_args records no 'suite' (needed for its embodiment and gripper sign)")
+    return SUITES.build(str(name))
+
+
+def motion_label(
+    ee_states: np.ndarray, actions: np.ndarray, t: int, s: int, gripper_closing: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """[7]: ee translation, rotation vector of R_t^-1 R_t+s, mean gripper command over the segment in the
+    common convention (``gripper_closing``: the suite's map to "+1 closes")."""
     d_pos = ee_states[t + s, :3] - ee_states[t, :3]
     rot = Rotation.from_rotvec(ee_states[t, 3:6]).inv() * Rotation.from_rotvec(ee_states[t + s, 3:6])
-    return np.concatenate([d_pos, rot.as_rotvec(), [actions[t : t + s, -1].mean()]])
+    grip = np.asarray(gripper_closing(actions[t : t + s, -1]), dtype=np.float64).mean()
+    return np.concatenate([d_pos, rot.as_rotvec(), [grip]])
 
 
 @torch.no_grad()
@@ -86,6 +98,69 @@ class Segments(torch.utils.data.Dataset):
         return item
 
 
+@dataclass
+class RawSegments:
+    """Segments of demo files before normalisation and embedding (lists are aligned per segment)."""
+
+    frames: list[np.ndarray] = field(default_factory=list)  # uint8 [S, S, 3] per frame
+    rows: list[tuple[int, int, int]] = field(default_factory=list)  # frame index of t - S, t, t + S
+    actions: list[np.ndarray] = field(default_factory=list)  # [S, Da] env units
+    motions: list[np.ndarray] = field(default_factory=list)  # [7] unnormalised motion labels
+    robots: list[str] = field(default_factory=list)  # embodiment per segment
+    is_val: list[bool] = field(default_factory=list)
+    train_actions: dict[str, list[np.ndarray]] = field(default_factory=dict)  # robot -> [T, Da] of train demos
+    embodiments: list[str] = field(default_factory=list)
+    demos: int = 0
+    val_demos: int = 0
+
+    def add_demo(self, demo: Demo, robot: str, segment: int, size: int, val: bool, suite: SimSuite) -> None:
+        """Append one demo's frames and its segments of ``segment`` steps."""
+        base = len(self.frames)
+        self.frames.extend(resize_image(f, size) for f in demo.obs["agentview_rgb"])
+        if not val:
+            self.train_actions.setdefault(robot, []).append(demo.actions)
+        for t in range(0, len(demo.actions) - segment):
+            self.rows.append((base + max(0, t - segment), base + t, base + t + segment))
+            self.actions.append(demo.actions[t : t + segment])
+            self.motions.append(motion_label(demo.obs["ee_states"], demo.actions, t, segment, suite.gripper_closing))
+            self.robots.append(robot)
+            self.is_val.append(val)
+        self.demos += 1
+        self.val_demos += int(val)
+
+
+def collect_segments(
+    paths: list[Path], size: int, segment: int, split: DemoSplit, embodiments: list[str] | None = None, rename: str = ""
+) -> RawSegments:
+    """Demo files -> RawSegments; each file's embodiment is its suite's (or ``rename``), appended to
+    ``embodiments`` when new; validation demos are those of ``split``."""
+    raw = RawSegments(embodiments=list(embodiments or []))
+    for path in paths:
+        meta = open_demo_file(Path(path), obs_keys=("agentview_rgb", "ee_states"))
+        suite = suite_of(meta)
+        robot = rename or suite.embodiment or suite.name
+        if robot not in raw.embodiments:
+            raw.embodiments.append(robot)
+        for name in meta.names:
+            demo = read_demo(meta.path, name, ("agentview_rgb", "ee_states"))
+            raw.add_demo(demo, robot, segment, size, split.is_val(path, name), suite)
+    if not raw.rows:
+        raise HarnessError(f"no segments of {segment} steps in {', '.join(map(str, paths))}")
+    if all(raw.is_val):
+        raise HarnessError(f"no training segments of {segment} steps in {', '.join(map(str, paths))}")
+    return raw
+
+
+def normalised_arrays(
+    raw: RawSegments, action_stats: dict[str, dict[str, list[float]]], motion_std: list[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(actions float32 [K, S, Da] normalised per embodiment, motion float32 [K, 7] divided by motion_std)."""
+    norms = {r: meanstd_normalizer(st["mean"], st["std"]) for r, st in action_stats.items()}
+    actions = np.stack([norms[r].normalize(a) for a, r in zip(raw.actions, raw.robots, strict=True)])
+    motion = scale_normalizer(motion_std).normalize(np.stack(raw.motions))
+    return actions.astype(np.float32), motion.astype(np.float32)
+
+
 def build_segments(
     paths: list[Path],
     encoder: FrameAutoencoder,
@@ -93,78 +168,42 @@ def build_segments(
     seed: int,
     val_fraction: float,
     embodiments: list[str] | None = None,
-    action_stats: dict[str, dict[str, list[float]]] | None = None,
     motion_std: list[float] | None = None,
     rename: str = "",
 ) -> tuple[Segments, Segments | None, dict[str, Any]]:
     """Demo files -> (train, val, info). ``embodiments`` fixes the id order (new ones are appended);
-    ``action_stats`` / ``motion_std`` reuse earlier normalisation (else computed from these files);
-    ``rename`` labels every segment with that embodiment name (an adaptation target held out of pretraining)."""
-    size = encoder.cfg.image_size
-    frames, rows, acts, motions, emb_names, demo_ids = [], [], [], [], [], []
-    embodiments = list(embodiments or [])
-    per_emb_actions: dict[str, list[np.ndarray]] = {}
-    n_demo = 0
-    for path in paths:
-        meta = open_demo_file(Path(path), obs_keys=("agentview_rgb", "ee_states"))
-        robot = rename or embodiment_of(str(meta.env_args.get("suite", "unknown")))
-        if robot not in embodiments:
-            embodiments.append(robot)
-        for demo in iter_demos(Path(path), ("agentview_rgb", "ee_states")):
-            T, base = len(demo.actions), len(frames)
-            frames.extend(resize_image(f, size) for f in demo.obs["agentview_rgb"])
-            per_emb_actions.setdefault(robot, []).append(demo.actions)
-            for t in range(0, T - segment):
-                rows.append((base + max(0, t - segment), base + t, base + t + segment))
-                acts.append(demo.actions[t : t + segment])
-                motions.append(motion_label(demo.obs["ee_states"], demo.actions, t, segment))
-                emb_names.append(robot)
-                demo_ids.append(n_demo)
-            n_demo += 1
-    if not rows:
-        raise HarnessError(f"no segments of {segment} steps in {', '.join(map(str, paths))}")
-    if action_stats is None:
-        action_stats = {}
-    for robot, chunks in per_emb_actions.items():
-        if robot not in action_stats:
-            cat = np.concatenate(chunks)
-            action_stats[robot] = {"mean": cat.mean(0).tolist(), "std": (cat.std(0) + 1e-6).tolist()}
-    actions = np.stack(
-        [
-            (a - action_stats[r]["mean"]) / np.asarray(action_stats[r]["std"])
-            for a, r in zip(acts, emb_names, strict=True)
-        ]
-    ).astype(np.float32)
-    motion = np.stack(motions)
+    ``motion_std`` reuses an earlier motion scaling (else computed); ``rename`` labels every segment with that
+    embodiment name (an adaptation target held out of pretraining). The split is harness.data.splits'
+    (by demo); action statistics per embodiment and motion_std come from the training demos only."""
+    raw = collect_segments(
+        paths, encoder.cfg.image_size, segment, split_files(paths, val_fraction, seed), embodiments, rename
+    )
+    action_stats = {robot: mean_std(chunks) for robot, chunks in raw.train_actions.items()}
     if motion_std is None:
-        motion_std = (motion.std(0) + 1e-6).tolist()
-    motion = (motion / np.asarray(motion_std)).astype(np.float32)
-    frames_arr = np.stack(frames)
+        train_motion = np.stack([m for m, v in zip(raw.motions, raw.is_val, strict=True) if not v])
+        motion_std = train_motion.std(0).tolist()
+    actions, motion = normalised_arrays(raw, action_stats, motion_std)
+    frames_arr = np.stack(raw.frames)
     emb = {
         "clean": embed_frames(encoder, frames_arr, seed, augment=False),
         "a": embed_frames(encoder, frames_arr, seed + 1, augment=True),
         "b": embed_frames(encoder, frames_arr, seed + 2, augment=True),
     }
-    ids = np.asarray([embodiments.index(r) for r in emb_names])
-    order = np.random.default_rng(seed).permutation(n_demo)
-    val_demos = set(order[: int(round(n_demo * val_fraction))].tolist()) if n_demo > 1 else set()
-    is_val = np.asarray([d in val_demos for d in demo_ids])
-    rows_arr, all_idx = np.asarray(rows), np.arange(len(rows))
+    ids = np.asarray([raw.embodiments.index(r) for r in raw.robots])
+    is_val, rows_arr = np.asarray(raw.is_val), np.asarray(raw.rows)
 
     def subset(mask: np.ndarray) -> Segments:
-        idx = all_idx[mask]
+        idx = np.flatnonzero(mask)
         return Segments(emb, rows_arr[idx], actions[idx], motion[idx], ids[idx])
 
-    train = subset(~is_val)
-    val = subset(is_val) if is_val.any() else None
     info = {
-        "embodiments": embodiments,
+        "embodiments": raw.embodiments,
         "action_stats": action_stats,
         "motion_std": motion_std,
         "action_dim": int(actions.shape[-1]),
-        "segments": len(rows),
+        "segments": len(raw.rows),
         "frames": len(frames_arr),
-        "demos": n_demo,
-        "val_demos": len(val_demos),
+        "demos": raw.demos,
+        "val_demos": raw.val_demos,
     }
-    return train, val, info
+    return subset(~is_val), (subset(is_val) if is_val.any() else None), info

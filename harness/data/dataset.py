@@ -1,9 +1,8 @@
-"""PyTorch dataset over demo files with action chunking, normalisation statistics and episode splits."""
+"""PyTorch dataset over demo files with action chunking; statistics come from harness.data.normalize and the
+train / val split from harness.data.splits (both re-exported here)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -13,57 +12,11 @@ from torch.utils.data import Dataset
 
 from harness.data.features import file_features, resize_image, stored_keys
 from harness.data.hdf5_io import open_demo_file, read_demo
+from harness.data.normalize import MODES, NormStats, compute_stats
+from harness.data.splits import split_episodes
 from harness.errors import HarnessError
 
-
-@dataclass(frozen=True)
-class NormStats:
-    """Per-dimension statistics of actions and low-dimensional observations (saved beside the data)."""
-
-    action_mean: np.ndarray
-    action_std: np.ndarray
-    action_min: np.ndarray
-    action_max: np.ndarray
-    proprio_mean: np.ndarray
-    proprio_std: np.ndarray
-
-    def to_json(self) -> dict[str, list[float]]:
-        return {k: np.asarray(v, dtype=np.float64).tolist() for k, v in self.__dict__.items()}
-
-    @classmethod
-    def from_json(cls, data: dict[str, list[float]]) -> "NormStats":
-        return cls(**{k: np.asarray(data[k], dtype=np.float64) for k in cls.__dataclass_fields__})
-
-    def normalize_action(self, a: np.ndarray, mode: str = "meanstd") -> np.ndarray:
-        """``meanstd``: zero mean, unit std; ``minmax``: [min, max] -> [-1, 1] (constant dims -> 0)."""
-        if mode == "minmax":
-            span = np.maximum(self.action_max - self.action_min, 1e-6)
-            return 2 * (a - self.action_min) / span - 1
-        return (a - self.action_mean) / self.action_std
-
-    def unnormalize_action(self, a: np.ndarray, mode: str = "meanstd") -> np.ndarray:
-        if mode == "minmax":
-            span = np.maximum(self.action_max - self.action_min, 1e-6)
-            return (a + 1) / 2 * span + self.action_min
-        return a * self.action_std + self.action_mean
-
-    def normalize_proprio(self, p: np.ndarray) -> np.ndarray:
-        return (p - self.proprio_mean) / self.proprio_std
-
-
-def compute_stats(actions: Sequence[np.ndarray], proprio: Sequence[np.ndarray], eps: float = 1e-6) -> NormStats:
-    """Statistics over all time steps of the given episodes ([T, Da] and [T, Dp] arrays)."""
-    a = np.concatenate(actions)
-    p = np.concatenate(proprio)
-    return NormStats(a.mean(0), a.std(0) + eps, a.min(0), a.max(0), p.mean(0), p.std(0) + eps)
-
-
-def split_episodes(names: Sequence[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """Deterministic split of episode names into (train, val); at least one train episode."""
-    order = np.random.default_rng(seed).permutation(len(names))
-    n_val = min(len(names) - 1, int(round(len(names) * val_fraction)))
-    val = sorted(names[i] for i in order[:n_val])
-    return [n for n in names if n not in val], val
+__all__ = ["DemoChunkDataset", "NormStats", "compute_stats", "split_episodes"]
 
 
 def _resized(frames: np.ndarray, size: int | None) -> np.ndarray:
@@ -99,7 +52,7 @@ class DemoChunkDataset(Dataset):
         image_size: int | None = None,
         action_norm: str = "meanstd",
     ):
-        if action_norm not in ("meanstd", "minmax"):
+        if action_norm not in MODES:
             raise HarnessError(f"action_norm must be meanstd or minmax, got {action_norm!r}")
         self.action_norm = action_norm
         if split not in ("train", "val", "all"):
@@ -137,6 +90,8 @@ class DemoChunkDataset(Dataset):
             raise HarnessError(f"no {split} episodes in {', '.join(str(p) for p in paths)}")
         self.instructions = sorted({ep["instruction"] for ep in self.episodes})
         self.stats = stats or compute_stats(train_actions, train_proprio)
+        self._action_norm = self.stats.action_normalizer(action_norm)
+        self._proprio_norm = self.stats.proprio_normalizer()
         self.index = [(e, t) for e, ep in enumerate(self.episodes) for t in range(len(ep["actions"]))]
 
     def __len__(self) -> int:
@@ -150,23 +105,11 @@ class DemoChunkDataset(Dataset):
         fut = np.arange(t, t + self.action_horizon)
         mask = fut < T
         fut = np.minimum(fut, T - 1)
-        proprio = self.stats.normalize_proprio(ep["proprio"][hist])
+        proprio = self._proprio_norm.normalize(ep["proprio"][hist])
         return {
             "images": torch.from_numpy(ep["images"][hist]),
             "proprio": torch.from_numpy(proprio.astype(np.float32)),
-            "actions": torch.from_numpy(
-                self.stats.normalize_action(ep["actions"][fut], self.action_norm).astype(np.float32)
-            ),
+            "actions": torch.from_numpy(self._action_norm.normalize(ep["actions"][fut]).astype(np.float32)),
             "action_mask": torch.from_numpy(mask),
             "instruction": ep["instruction"],
         }
-
-    def save_stats(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(self.stats.to_json(), indent=2))
-
-
-def load_stats(path: Path) -> NormStats:
-    try:
-        return NormStats.from_json(json.loads(Path(path).read_text()))
-    except (OSError, json.JSONDecodeError, KeyError) as exc:
-        raise HarnessError(f"cannot read normalisation stats {path}: {exc}") from exc

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from harness.atomic_io import write_json_atomic
-from harness.data.dataset import NormStats
+from harness.data.normalize import NormStats
 from harness.errors import HarnessError
 
 CONFIG_FILE, WEIGHTS_FILE, STATS_FILE = "config.json", "model.safetensors", "stats.json"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +23,7 @@ from torch.utils.data import Dataset, default_collate
 from tqdm import tqdm
 
 from harness.atomic_io import append_line_atomic, read_jsonl
-from harness.data.dataset import NormStats
+from harness.data.normalize import NormStats
 from harness.errors import HarnessError
 from harness.nn.checkpoint import save_checkpoint
 
@@ -58,6 +58,11 @@ class Trainable:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Optimisation settings. The LR follows ``warmup`` linear steps then a cosine decay from ``lr`` to
+    ``lr * min_lr_ratio`` over ``schedule_steps`` (0: ``steps``; the CLI records the resolved length at the first
+    run and keeps it on ``--resume``, so raising ``--steps`` continues the same schedule); steps past its end
+    run at the final factor ``min_lr_ratio``."""
+
     steps: int = 2000
     batch_size: int = 64
     lr: float = 3e-4
@@ -72,6 +77,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     threads: int = 0  # torch CPU threads, 0: all cores
+    schedule_steps: int = 0  # length of the cosine LR schedule; 0: --steps (resolved and recorded)
+    min_lr_ratio: float = 0.0  # final LR / lr: the cosine ends here, and steps past the schedule stay here
 
     def validate(self) -> "TrainConfig":
         for name in ("steps", "batch_size", "val_every", "save_every", "log_every"):
@@ -79,17 +86,36 @@ class TrainConfig:
                 raise HarnessError(f"--{name.replace('_', '-')} must be >= 1")
         if not 0 <= self.val_fraction < 1:
             raise HarnessError("--val-fraction must be in [0, 1)")
+        if self.schedule_steps < 0 or self.warmup < 0:
+            raise HarnessError("--schedule-steps and --warmup must be >= 0")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise HarnessError("--min-lr-ratio must be in [0, 1]")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise HarnessError(f"--device {self.device}: CUDA is not available on this machine")
         return self
 
 
-def _lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
+    def resolved(self) -> "TrainConfig":
+        """This config with ``schedule_steps`` fixed (0 -> ``steps``)."""
+        return self if self.schedule_steps else replace(self, schedule_steps=self.steps)
+
+
+def lr_factor(step: int, warmup: int, total: int, min_ratio: float = 0.0) -> float:
+    """LR multiplier after ``step`` optimiser steps: linear warmup, then cosine from 1 to ``min_ratio`` at
+    ``total``; constant ``min_ratio`` after it. (diffusers' ``get_cosine_schedule_with_warmup`` starts its
+    warmup at 0, has no floor and, past the end, rises again; hence this function.)"""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def lr_schedule(cfg: TrainConfig) -> Callable[[int], float]:
+    """The LambdaLR factor of ``cfg`` (schedule length ``schedule_steps``, else ``steps``)."""
+    cfg = cfg.resolved()
+
     def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        return lr_factor(step, cfg.warmup, cfg.schedule_steps, cfg.min_lr_ratio)
 
     return factor
 
@@ -139,6 +165,41 @@ def plot_losses(log_path: Path, out: Path) -> None:
     plt.close(fig)
 
 
+def _save_state(
+    path: Path, parts: dict[str, Any], gen: torch.Generator, step: int, smoothed: float | None, val_loss: float | None
+) -> None:
+    """Atomically write everything an exact resume needs (``parts``: model, ema, optimizer, scheduler)."""
+    state = {name: part.state_dict() for name, part in parts.items()}
+    state.update({"generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "step": step})
+    state.update({"smoothed_loss": smoothed, "val_loss": val_loss})
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def _restore(
+    path: Path, parts: dict[str, Any], gen: torch.Generator, device: torch.device
+) -> tuple[int, float | None, float | None]:
+    """Load a ``_save_state`` file into ``parts`` and the RNGs -> (step, smoothed loss, last val loss)."""
+    state = torch.load(path, map_location=device, weights_only=True)
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    gen.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"]), state.get("smoothed_loss"), state.get("val_loss")
+
+
+def _trim_log(log_path: Path, step: int) -> None:
+    """Drop log rows past ``step`` (written after the last save by an interrupted run) before appending."""
+    rows = read_jsonl(log_path, repair=True)
+    kept = [r for r in rows if r.get("step", 0) <= step]
+    if len(kept) == len(rows):
+        return
+    tmp = log_path.with_name(f".{log_path.name}.tmp")
+    tmp.write_text("".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in kept))
+    tmp.replace(log_path)
+
+
 def train(
     spec: Trainable,
     model_cfg: Any,
@@ -160,26 +221,19 @@ def train(
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg.warmup, cfg.steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule(cfg))
     gen = torch.Generator().manual_seed(cfg.seed)
-    step = 0
+    parts = {"model": model, "ema": ema, "optimizer": opt, "scheduler": sched}
     state_path = out / STATE_FILE
+    step, smoothed, val_loss = 0, None, None
     if resume and state_path.exists():
-        state = torch.load(state_path, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        step = int(state["step"])
+        step, smoothed, val_loss = _restore(state_path, parts, gen, device)
     n_params = sum(p.numel() for p in params)
     log_path = out / LOG_FILE
-    smoothed: float | None = None
+    _trim_log(log_path, step)
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc=f"train {spec.name}", dynamic_ncols=True)
     t_start = time.perf_counter()
     samples = 0
-    val_loss = None
     model.train()
     while step < cfg.steps:
         idx = torch.randint(len(data.train), (cfg.batch_size,), generator=gen)
@@ -213,20 +267,7 @@ def train(
         if step % cfg.save_every == 0 or step == cfg.steps:
             meta_now = {**meta, "step": step, "params": n_params, "val_loss": val_loss}
             save_checkpoint(out, meta_now, ema.module.state_dict(), data.stats)
-            tmp = out / f".{STATE_FILE}.tmp"
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "ema": ema.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(),
-                    "generator": gen.get_state(),
-                    "torch_rng": torch.get_rng_state(),
-                    "step": step,
-                },
-                tmp,
-            )
-            tmp.replace(state_path)
+            _save_state(state_path, parts, gen, step, smoothed, val_loss)
     bar.close()
     if log_path.exists():
         plot_losses(log_path, out / PLOT_FILE)
@@ -244,6 +285,3 @@ def train(
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
-
-def train_config_dict(cfg: TrainConfig) -> dict[str, Any]:
-    return asdict(cfg)

@@ -13,7 +13,8 @@ class DiffusionConfig(ChunkPolicyConfig):
     """Diffusion Policy: conv image encoder per view + proprio + instruction -> U-Net denoiser over the chunk.
 
     DDPM training with ``train_timesteps`` noise levels (squared-cosine schedule, epsilon prediction);
-    DDIM sampling with ``inference_steps`` steps.
+    DDIM sampling with ``inference_steps`` steps. Samples are clipped to [-1, 1] (``clip_sample``), so actions
+    must be ``minmax``-normalised.
     """
 
     action_norm: str = "minmax"
@@ -28,6 +29,10 @@ class DiffusionConfig(ChunkPolicyConfig):
         if self.action_horizon % (2 ** (len(self.down_dims) - 1)):
             raise HarnessError(
                 f"action_horizon must be divisible by {2 ** (len(self.down_dims) - 1)} for these down_dims"
+            )
+        if self.action_norm != "minmax":
+            raise HarnessError(
+                f"diffusion clips samples to [-1, 1], which needs action_norm=minmax, got {self.action_norm!r}"
             )
         if not 1 <= self.inference_steps <= self.train_timesteps:
             raise HarnessError("inference_steps must be in 1..train_timesteps")
