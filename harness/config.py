@@ -88,7 +88,15 @@ class EvalConfig:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports bad input as one line (no usage block) and exits 2."""
+    """argparse that reports bad input as one line (no usage block) and exits 2.
+
+    Flags must be spelt in full (``allow_abbrev=False``): a prefix such as ``--episodes`` for
+    ``--episodes-per-task`` is an error, not a silent match that ``--resume`` would then ignore.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         print(f"error: {message} (see --help)", file=sys.stderr)

@@ -97,6 +97,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(cli, tmp_path):
         (["--suite", "toy_reach", "--planner", "nope"], "unknown planner 'nope'"),
         (["--suite", "toy_reach", "--policy", "replay", "--checkpoint", "/nonexistent/x.npz"], "not found"),
         (["--resume", "/nonexistent/run"], "run dir not found"),
+        (["--suite", "toy_reach", "--episodes", "2"], "unrecognized arguments: --episodes"),  # no prefix matching
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(cli, tmp_path, args, message):
