@@ -98,6 +98,8 @@ def test_resume_after_sigkill_equals_uninterrupted_run(cli, tmp_path):
         (["--suite", "toy_reach", "--policy", "replay", "--checkpoint", "/nonexistent/x.npz"], "not found"),
         (["--resume", "/nonexistent/run"], "run dir not found"),
         (["--suite", "toy_reach", "--episodes", "2"], "unrecognized arguments: --episodes"),  # no prefix matching
+        (["--suite", "toy_reach", "--episode-timeout", "5", "--workers", "0"], "needs --workers >= 1"),
+        (["--suite", "toy_reach", "--episode-timeout", "0"], "must be > 0"),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(cli, tmp_path, args, message):
@@ -113,3 +115,27 @@ def test_bad_policy_outputs_are_errors_in_a_finished_run(cli, tmp_path):
     summary = json.loads((run_dir_of(proc) / "summary.json").read_text())
     assert summary["overall"]["errors"] == 12 and summary["overall"]["successes"] == 0
     assert "non-finite" in proc.stderr
+
+
+def test_hung_episode_times_out_and_the_run_goes_on(cli, tmp_path):
+    plugins = {"HARNESS_PLUGINS": "tests.plugins,tests.hang_plugin"}
+    args = [*BASE, "--tasks", "0", "--policy", "hanging", "--workers", "1", "--episode-timeout", "3"]
+    proc = cli("harness.eval", *args, "--out", str(tmp_path), env=plugins, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    records = {r["key"]: r for r in _records(run_dir_of(proc))}
+    assert sorted(records) == ["0:0", "0:1", "0:2", "0:3"]
+    assert records["0:1"]["error"] == "timeout after 3 s" and not records["0:1"]["success"]
+    assert all(records[k]["error"] is None for k in ("0:0", "0:2", "0:3"))
+    summary = json.loads((run_dir_of(proc) / "summary.json").read_text())
+    assert summary["overall"]["errors"] == 1
+    assert json.loads((run_dir_of(proc) / "manifest.json").read_text())["config"]["episode_timeout"] == 3.0
+
+
+def test_videos_start_at_the_first_episode_of_the_batch(cli, tmp_path):
+    args = [*BASE, "--tasks", "0,1", "--episodes-per-task", "2", "--first-episode", "4", "--workers", "0"]
+    proc = cli("harness.eval", *args, "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    run_dir = run_dir_of(proc)
+    videos = ["task00_ep004.mp4", "task01_ep004.mp4"]
+    assert sorted(p.name for p in (run_dir / "videos").iterdir()) == videos
+    assert [r.get("video") for r in comparable(_records(run_dir))] == [videos[0], None, videos[1], None]
