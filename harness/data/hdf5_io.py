@@ -242,7 +242,10 @@ class DemoFile:
 def open_demo_file(
     path: Path, require_actions: bool = True, obs_keys: tuple[str, ...] = ("agentview_rgb",)
 ) -> DemoFile:
-    """Validate a LIBERO/robomimic-style file; a foreign or corrupt file raises one HarnessError naming the gap."""
+    """Validate a LIBERO/robomimic-style file; a foreign or corrupt file raises one HarnessError naming the gap.
+
+    ``require_actions`` (policy / world-model training) selects the ``demo_*`` groups only; without it
+    (action-free use) the ``clip_*`` groups are selected too. Other groups are ignored."""
     path = Path(path)
     if not path.is_file():
         raise HarnessError(f"demo file not found: {path}")
@@ -255,9 +258,7 @@ def open_demo_file(
         if "data" not in f:
             raise HarnessError(f"{path}: missing group 'data' (not a LIBERO/robomimic demo file)")
         data = f["data"]
-        names = sorted((k for k in data if isinstance(data[k], h5py.Group)), key=_natural_key)
-        if not names:
-            raise HarnessError(f"{path}: group 'data' holds no demos")
+        names = _select_groups(path, data, require_actions)
         for name in names:
             g = data[name]
             needed = (["actions"] if require_actions else []) + [f"obs/{k}" for k in obs_keys]
@@ -273,6 +274,21 @@ def open_demo_file(
         if isinstance(instruction, list):
             instruction = " ".join(instruction)
     return DemoFile(path, str(instruction), env_args, names)
+
+
+def _select_groups(path: Path, data: Any, require_actions: bool) -> list[str]:
+    """Names of the ``demo_*`` (and, without ``require_actions``, ``clip_*``) groups in natural order."""
+    groups = [k for k in data if isinstance(data[k], _h5py().Group)]
+    prefixes = (DEMO_PREFIX,) if require_actions else GROUP_PREFIXES
+    names = sorted((k for k in groups if k.startswith(prefixes)), key=_natural_key)
+    if names:
+        return names
+    clips = [k for k in groups if k.startswith(CLIP_PREFIX)]
+    if require_actions and clips:
+        raise HarnessError(
+            f"{path}: no demo_* groups; its {len(clips)} clip_* group(s) are missing actions (action-free clips)"
+        )
+    raise HarnessError(f"{path}: group 'data' holds no demos (no demo_* or clip_* groups)")
 
 
 def _natural_key(name: str) -> tuple[str, int]:
