@@ -47,6 +47,13 @@ class EvalConfig:
     seed: int = field(default=0, metadata={"help": "run seed; episode seeds derive from (seed, task, episode)"})
     max_steps: int | None = field(default=None, metadata={"help": "override the suite's step limit"})
     videos: int = field(default=1, metadata={"help": "episodes per task recorded as mp4"})
+    episode_timeout: float | None = field(
+        default=None,
+        metadata={
+            "help": "wall-clock seconds per episode; a slower episode's worker is killed and the episode is an "
+            "error (default: the suite's; needs --workers >= 1)"
+        },
+    )
     out: str = field(default="results/runs", metadata={"help": "output root; runs go to OUT/<suite>/<run id>"})
     resume: str | None = field(default=None, metadata={"help": "finish an interrupted run in RUN_DIR"})
     out_of_range: str = field(
@@ -71,6 +78,7 @@ class EvalConfig:
             raise HarnessError(f"--seed must be >= 0, got {self.seed}")
         if self.videos < 0:
             raise HarnessError(f"--videos must be >= 0, got {self.videos}")
+        self._validate_timeout()
         for name in ("n_samples", "top_k", "subgoal_every"):  # the planner checks how they fit together
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -82,6 +90,15 @@ class EvalConfig:
         if self.out_of_range not in ("clip", "fail"):
             raise HarnessError(f"--out-of-range must be clip or fail, got {self.out_of_range!r}")
         return self
+
+    def _validate_timeout(self) -> None:
+        """An in-process episode (``--workers 0``) cannot be killed safely, so a timeout there is refused."""
+        if self.episode_timeout is None:
+            return
+        if not self.episode_timeout > 0:
+            raise HarnessError(f"--episode-timeout must be > 0 seconds, got {self.episode_timeout}")
+        if self.workers == 0:
+            raise HarnessError("--episode-timeout needs --workers >= 1 (an in-process episode cannot be killed)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -96,7 +113,15 @@ class EvalConfig:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports bad input as one line (no usage block) and exits 2."""
+    """argparse that reports bad input as one line (no usage block) and exits 2.
+
+    Flags must be spelt in full (``allow_abbrev=False``): a prefix such as ``--episodes`` for
+    ``--episodes-per-task`` is an error, not a silent match that ``--resume`` would then ignore.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         print(f"error: {message} (see --help)", file=sys.stderr)
@@ -105,6 +130,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 def _arg_type(f: dataclasses.Field) -> Any:
     text = str(f.type)
+    if "float" in text:
+        return float
     if "int" in text:
         return int
     return str

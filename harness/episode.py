@@ -17,6 +17,20 @@ from harness.protocols import EpisodeSpec, Planner, Policy, TaskEnv, WorldModel
 # Fields of an episode record that depend on the machine, not on the episode (excluded from
 # determinism comparisons and from summaries).
 TIMING_FIELDS = ("wall_s", "reset_s", "worker_pid")
+# Per-decision planner stats (``record["plan_log"]``) whose key ends with this suffix are seconds
+# (``time_s``, ``wm_s``): machine-dependent too.
+PLAN_TIMING_SUFFIX = "_s"
+
+
+def strip_timing(record: dict[str, Any]) -> dict[str, Any]:
+    """The record without machine-dependent fields (top-level and inside ``plan_log``): what two runs of
+    the same episode must agree on. Use this wherever records are compared for identity."""
+    out = {k: v for k, v in record.items() if k not in TIMING_FIELDS}
+    if "plan_log" in out:
+        out["plan_log"] = [
+            {k: v for k, v in stats.items() if not k.endswith(PLAN_TIMING_SUFFIX)} for stats in out["plan_log"]
+        ]
+    return out
 
 
 def seed_everything(seed: int) -> None:

@@ -166,6 +166,8 @@ def evaluate(cfg: EvalConfig, given: set[str], argv: list[str]) -> Path:
         world_model=cfg.world_model,
         wm_checkpoint=cfg.wm_checkpoint,
         goal=cfg.goal,
+        first_episode=cfg.first_episode,
+        episode_timeout_s=cfg.episode_timeout or suite.episode_timeout_s,
     )
     print(
         f"run: {store.run_dir}  suite={suite.name} tasks={len(tasks)} episodes={len(episodes)} "

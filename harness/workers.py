@@ -2,7 +2,10 @@
 
 Every episode is fully determined by its EpisodeSpec (task, init state, seed), so results do not
 depend on the number of workers or on which worker ran which episode. A worker that dies
-mid-episode (segfault, OOM kill) has that episode recorded as an error and is replaced.
+mid-episode (segfault, OOM kill) has that episode recorded as an error and is replaced; so has one
+that runs past its wall-clock limit (``timeout_s``: a hung simulator or renderer), after a SIGKILL.
+In-process runs (``workers == 0``) cannot enforce a limit: nothing can safely stop a hung call from
+inside its own process.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -40,6 +44,8 @@ class RunContext:
     world_model: str | None = None
     wm_checkpoint: str | None = None
     goal: str = "none"  # none | subgoals | final (expert demo frames; privileged)
+    first_episode: int = 0  # episode number of the batch's first episode (videos go to the first ``videos``)
+    episode_timeout_s: float | None = None  # wall-clock limit per episode (ignored with workers == 0)
 
 
 class EpisodeRunner:
@@ -73,9 +79,7 @@ class EpisodeRunner:
         except Exception as exc:  # noqa: BLE001 - env build failure is an episode error
             self._env, self._env_task = None, None
             return blank_record(episode, f"simulator: env build failed: {type(exc).__name__}: {exc}")
-        video = None
-        if self.ctx.video_dir is not None and episode.episode < self.ctx.videos:
-            video = Path(self.ctx.video_dir) / f"task{episode.task.task_id:02d}_ep{episode.episode:03d}.mp4"
+        video = self._video_path(episode)
         max_steps = self.ctx.max_steps or episode.task.max_steps
         goals = None
         if self.expert is not None:
@@ -100,6 +104,12 @@ class EpisodeRunner:
             world_model=self.world_model,
             goals=goals,
         )
+
+    def _video_path(self, episode: EpisodeSpec) -> Path | None:
+        """Videos record the first ``videos`` episodes of this batch (counted from ``first_episode``)."""
+        if self.ctx.video_dir is None or not 0 <= episode.episode - self.ctx.first_episode < self.ctx.videos:
+            return None
+        return Path(self.ctx.video_dir) / f"task{episode.task.task_id:02d}_ep{episode.episode:03d}.mp4"
 
     def close(self) -> None:
         if self._env is not None:
@@ -150,8 +160,29 @@ class _Worker:
         self.process = mp_ctx.Process(target=_worker_main, args=(child, make_runner, threads), daemon=True)
         self.process.start()
         child.close()
-        self.job: EpisodeSpec | None = None
+        self.job: Any = None
         self.ready = False
+        self.deadline: float | None = None  # time.monotonic() by which the current job must be done
+
+    def assign(self, job: Any, timeout_s: float | None) -> None:
+        self.job = job
+        self.deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        self.conn.send(job)
+
+    def receive(self) -> tuple[str, Any] | None:
+        """The worker's next message, or None when there is none (or its pipe broke)."""
+        try:
+            return self.conn.recv() if self.conn.poll() else None
+        except (EOFError, OSError):
+            return None
+
+    def overdue(self, now: float) -> bool:
+        return self.job is not None and self.deadline is not None and now >= self.deadline
+
+    def kill(self) -> None:
+        """SIGKILL (a hung simulator may ignore anything gentler) and reap the process."""
+        self.process.kill()
+        self.process.join()
 
     def stop(self) -> None:
         try:
@@ -160,14 +191,17 @@ class _Worker:
             pass
         self.process.join(timeout=10)
         if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
+            self.kill()
 
 
 def run_episodes(ctx: RunContext, jobs: list[EpisodeSpec], workers: int) -> Iterator[dict[str, Any]]:
-    """Yield one episode record per job (in completion order). ``workers == 0`` runs in this process."""
+    """Yield one episode record per job (in completion order). ``workers == 0`` runs in this process
+    (and ignores ``ctx.episode_timeout_s``)."""
     crashed = lambda job, code: blank_record(job, f"worker crashed (exit code {code}) mid-episode")  # noqa: E731
-    return run_jobs(partial(EpisodeRunner, ctx), jobs, workers, crashed, ctx.threads_per_worker)
+    timed_out = lambda job, seconds: blank_record(job, f"timeout after {seconds:g} s")  # noqa: E731
+    return run_jobs(
+        partial(EpisodeRunner, ctx), jobs, workers, crashed, ctx.threads_per_worker, ctx.episode_timeout_s, timed_out
+    )
 
 
 def run_jobs(
@@ -176,60 +210,92 @@ def run_jobs(
     workers: int,
     on_crash: Callable[[Any, int | None], dict[str, Any]],
     threads: int = 0,
+    timeout_s: float | None = None,
+    on_timeout: Callable[[Any, float], dict[str, Any]] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield one result per job (in completion order); a job whose worker died yields ``on_crash(job, exit code)``.
+    """Yield one result per job (in completion order); a job whose worker died yields ``on_crash(job, exit code)``,
+    and one still running ``timeout_s`` seconds after it was handed out yields ``on_timeout(job, timeout_s)`` (its
+    worker is killed and replaced).
 
     ``make_runner`` must be picklable (a module-level class or function, or a partial of one).
-    ``workers == 0`` runs in this process.
+    ``workers == 0`` runs in this process, where ``timeout_s`` is not enforced.
     """
+    if timeout_s is not None and on_timeout is None:
+        raise ValueError("run_jobs: timeout_s needs on_timeout")
     if workers == 0:
-        runner = make_runner()
-        try:
-            for job in jobs:
-                yield runner.run(job)
-        finally:
-            runner.close()
-        return
+        yield from _run_in_process(make_runner, jobs)
+    else:
+        yield from _run_pool(make_runner, jobs, workers, on_crash, threads, timeout_s, on_timeout)
 
+
+def _run_in_process(make_runner: Callable[[], JobRunner], jobs: list[Any]) -> Iterator[dict[str, Any]]:
+    runner = make_runner()
+    try:
+        for job in jobs:
+            yield runner.run(job)
+    finally:
+        runner.close()
+
+
+def _wait_timeout(pool: list[_Worker]) -> float | None:
+    """Seconds until the earliest job deadline (None: no deadline, wait for the next message)."""
+    deadlines = [w.deadline for w in pool if w.job is not None and w.deadline is not None]
+    return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+
+
+def _run_pool(
+    make_runner: Callable[[], JobRunner],
+    jobs: list[Any],
+    workers: int,
+    on_crash: Callable[[Any, int | None], dict[str, Any]],
+    threads: int,
+    timeout_s: float | None,
+    on_timeout: Callable[[Any, float], dict[str, Any]] | None,
+) -> Iterator[dict[str, Any]]:
     mp_ctx = mp.get_context("spawn")  # fork is unsafe with GL/Vulkan contexts and torch threads
     pending = list(reversed(jobs))
     pool = [_Worker(mp_ctx, make_runner, threads) for _ in range(min(workers, len(jobs)))]
+
+    def retire(w: _Worker) -> None:
+        pool.remove(w)
+        if pending:
+            pool.append(_Worker(mp_ctx, make_runner, threads))
+
     try:
         while pool and (pending or any(w.job is not None for w in pool)):
             for w in pool:
                 if w.ready and w.job is None and pending:
-                    w.job = pending.pop()
-                    w.conn.send(w.job)
-            ready = wait([w.conn for w in pool] + [w.process.sentinel for w in pool])
+                    w.assign(pending.pop(), timeout_s)
+            ready = wait([w.conn for w in pool] + [w.process.sentinel for w in pool], timeout=_wait_timeout(pool))
             for w in list(pool):
-                if w.conn in ready or w.process.sentinel in ready:
-                    message = None
-                    try:
-                        if w.conn.poll():
-                            message = w.conn.recv()
-                    except (EOFError, OSError):
-                        message = None
-                    if message is None:
-                        if w.process.is_alive():
-                            continue
-                        # the worker died: record its episode as an error and replace it
-                        w.process.join()
-                        if w.job is not None:
-                            yield on_crash(w.job, w.process.exitcode)
-                        elif not w.ready:
-                            raise HarnessError(f"worker failed to start (exit code {w.process.exitcode})")
-                        pool.remove(w)
-                        if pending:
-                            pool.append(_Worker(mp_ctx, make_runner, threads))
+                if w.conn not in ready and w.process.sentinel not in ready:
+                    continue
+                message = w.receive()
+                if message is None:
+                    if w.process.is_alive():
                         continue
-                    kind, payload = message
-                    if kind == "fatal":
-                        raise HarnessError(payload)
-                    if kind == "ready":
-                        w.ready = True
-                    elif kind == "record":
-                        w.job = None
-                        yield payload
+                    # the worker died: record its job as an error and replace it
+                    w.process.join()
+                    if w.job is not None:
+                        yield on_crash(w.job, w.process.exitcode)
+                    elif not w.ready:
+                        raise HarnessError(f"worker failed to start (exit code {w.process.exitcode})")
+                    retire(w)
+                    continue
+                kind, payload = message
+                if kind == "fatal":
+                    raise HarnessError(payload)
+                if kind == "ready":
+                    w.ready = True
+                elif kind == "record":
+                    w.job = None
+                    yield payload
+            now = time.monotonic()
+            for w in [w for w in pool if w.overdue(now)]:
+                w.kill()  # a hung simulator / renderer: the job is lost, the run goes on
+                assert on_timeout is not None and timeout_s is not None
+                yield on_timeout(w.job, timeout_s)
+                retire(w)
     finally:
         for w in pool:
             w.stop()

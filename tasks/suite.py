@@ -38,6 +38,9 @@ class SimSuite:
             run by the ``expert`` policy, for demonstrations and goal images.
         contact_metric / lift_metric: names of the per-step info flags that mean "object grasped" and
             "object lifted" (None where the simulator reports none); S.R.C. / S.R.L. in comparisons.
+        episode_timeout_s: wall-clock limit of one evaluation episode when ``--episode-timeout`` is not
+            given (a worker over it is killed and the episode recorded as an error). Generous: LIBERO and
+            SIMPLER episodes with sampling planners take a few minutes on 2 CPU cores; it only catches hangs.
     """
 
     name: str
@@ -57,6 +60,7 @@ class SimSuite:
     expert: str | None = None
     contact_metric: str | None = None
     lift_metric: str | None = None
+    episode_timeout_s: float = 900.0
 
     def gripper_closing(self, command: np.ndarray) -> np.ndarray:
         """Gripper commands in this suite's convention -> the common one (+1 closes, -1 opens)."""

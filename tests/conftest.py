@@ -30,10 +30,10 @@ def run_dir_of(proc: subprocess.CompletedProcess) -> Path:
 
 
 def comparable(records: list[dict]) -> list[dict]:
-    """Episode records without machine-dependent timing fields, in episode order."""
-    from harness.episode import TIMING_FIELDS
+    """Episode records without machine-dependent timing fields (nested ones too), in episode order."""
+    from harness.episode import strip_timing
 
-    return [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in sorted(records, key=lambda r: r["index"])]
+    return [strip_timing(r) for r in sorted(records, key=lambda r: r["index"])]
 
 
 @pytest.fixture

@@ -7,9 +7,12 @@
 Attempt a of task t runs on TRAINING scene first_scene + a (sampled from the task's placement distribution,
 never an evaluation scene; see harness.scenes) with seed SeedSequence([seed, t, a]); the
 first ``--episodes`` successful attempts per task are kept, written in attempt order, so the same seed
-gives the same file whatever the worker count. LIBERO attempts run without cameras and only successful
-ones are rendered, by replaying their saved states. Every attempt is logged in ``<out>.attempts.jsonl``;
-re-running the same command resumes.
+gives the same file whatever the worker count (demos are numbered task by task, in the order of --tasks).
+LIBERO attempts run without cameras and only successful ones are rendered, by replaying their saved states.
+Every attempt is logged in ``<out>.attempts.jsonl`` (``demo``: the kept demo's part key, else null); re-running
+the same command resumes. Kept demos are first written, crash-safely, to ``<out>.parts/``; ``<out>`` is
+assembled from them (temp file + atomic rename) when a run completes, so a killed run never leaves it
+half-written; re-running the command finishes the parts and assembles ``<out>``.
 """
 
 from __future__ import annotations
@@ -130,6 +133,11 @@ def _crashed(job: EpisodeSpec, code: int | None) -> dict[str, Any]:
     }
 
 
+def _part_key(position: int, task_id: int, k: int) -> str:
+    """Part key of the k-th kept demo of the task at ``position`` in --tasks (orders the assembled file)."""
+    return f"p{position:03d}_task{task_id:03d}_{k:05d}"
+
+
 def parse_args(argv: Sequence[str] | None) -> Any:
     p = OneLineParser(prog="python -m harness.data.generate", description=__doc__.split("\n")[0])
     p.add_argument("--suite", required=True)
@@ -209,8 +217,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         instruction,
         {"suite": suite.name, "tasks": [t.name for t in tasks], "generator": ctx.policy},
         prefix="clip" if args.action_free else "demo",
+        autocommit=False,
     )
     log = read_jsonl(log_path, repair=True)
+    writer.prune({r["demo"] for r in log if r.get("demo")})  # parts of a run killed before it logged them
+    position = {t.task_id: i for i, t in enumerate(tasks)}
     done = {(r["task_id"], r["attempt"]) for r in log}
     kept = {t.task_id: sum(1 for r in log if r["task_id"] == t.task_id and r.get("demo")) for t in tasks}
     tried = {t.task_id: sum(1 for r in log if r["task_id"] == t.task_id) for t in tasks}
@@ -267,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 keep = r["success"] and kept[tid] < args.episodes and r["demo"] is not None
                 if keep and args.action_free:  # latent-action pretraining data: frames + instruction only
                     r["demo"].actions = r["demo"].states = r["demo"].datagen = None
-                name = writer.append(r["demo"], f"{writer.prefix}_{sum(kept.values())}") if keep else None
+                name = writer.append(r["demo"], _part_key(position[tid], tid, kept[tid])) if keep else None
                 if keep:
                     kept[tid] += 1
                     bar.update(1)
@@ -281,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if all(kept[t.task_id] >= args.episodes or tried[t.task_id] >= max_attempts for t in tasks):
             break
     bar.close()
+    writer.commit()  # <out> := all kept demos (atomically replaced)
     log = read_jsonl(log_path)
     print(f"{'task':<60} {'kept':>5} {'attempts':>8} {'yield':>6}")
     for task in tasks:

@@ -20,13 +20,21 @@ hold ``obs/...`` and no ``actions``.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
+from harness.atomic_io import fsync_dir, replace_atomic
 from harness.errors import HarnessError
+
+DEMO_PREFIX, CLIP_PREFIX = "demo_", "clip_"  # groups with actions / action-free clips
+GROUP_PREFIXES = (DEMO_PREFIX, CLIP_PREFIX)
 
 
 @dataclass
@@ -68,52 +76,157 @@ def _read_tree(group: Any) -> dict[str, Any]:
 
 
 class DemoWriter:
-    """Appends demos to an HDF5 file (creating it with file-level attributes); safe to reopen and extend."""
+    """Writes demos crash-safely: each demo goes to its own part file, and the HDF5 file is (re)assembled from
+    the parts into a temp file that then atomically replaces it, so ``path`` is never half-written.
+
+    Parts live in ``<path>.parts/<key>.hdf5`` (temp file + fsync + rename: a part under its final name is
+    complete). ``commit()`` assembles every part, in natural order of their keys, as groups ``<prefix>_0``,
+    ``<prefix>_1``, ...; each group records its key in the attribute ``part_key``. With ``autocommit`` (the
+    default) every ``append`` commits (simple, but it rewrites the whole file: O(n^2) for n demos); long runs
+    pass ``autocommit=False`` and call ``commit()`` when done (and on resume). Opening a writer on a file
+    that has no parts folder yet adopts its groups as parts, so an existing file can be extended.
+    """
 
     def __init__(
-        self, path: Path, instruction: str, env_args: dict[str, Any], bddl_file: str | None = None, prefix: str = "demo"
+        self,
+        path: Path,
+        instruction: str,
+        env_args: dict[str, Any],
+        bddl_file: str | None = None,
+        prefix: str = "demo",
+        autocommit: bool = True,
     ):
-        self.path, self.prefix = Path(path), prefix
-        h5py = _h5py()
+        self.path, self.prefix, self.autocommit = Path(path), prefix, autocommit
+        self.parts = self.path.with_name(self.path.name + ".parts")
+        problem = {"language_instruction": instruction, "problem_name": env_args.get("task", "")}
+        self.file_attrs: dict[str, str] = {
+            "problem_info": json.dumps(problem),
+            "env_args": json.dumps(env_args, default=str),
+            **({"bddl_file_name": bddl_file} if bddl_file else {}),
+        }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with h5py.File(self.path, "a") as f:
-            data = f.require_group("data")
-            problem = {"language_instruction": instruction, "problem_name": env_args.get("task", "")}
-            data.attrs["problem_info"] = json.dumps(problem)
-            data.attrs["env_args"] = json.dumps(env_args, default=str)
-            if bddl_file:
-                data.attrs["bddl_file_name"] = bddl_file
+        if not self.parts.is_dir():
+            self._adopt_existing()
+        for stale in [*self.parts.glob(".*.tmp"), *self.path.parent.glob(f".{self.path.name}.*.tmp")]:
+            stale.unlink()  # temp files of a killed writer
+        if autocommit and not self.path.exists():
+            self.commit()  # the file exists (with its attributes) from the start
+
+    def _part(self, key: str) -> Path:
+        return self.parts / f"{key}.hdf5"
 
     def existing(self) -> list[str]:
-        """Names of the demo groups already in the file (used to resume)."""
-        with _h5py().File(self.path, "r") as f:
-            return sorted(k for k in f["data"].keys() if k.startswith(self.prefix + "_"))
+        """Keys of the parts written so far, in assembly order (used to resume)."""
+        return sorted((p.stem for p in self.parts.glob("*.hdf5") if not p.name.startswith(".")), key=_natural_key)
 
-    def append(self, demo: Demo, name: str | None = None) -> str:
-        """Write one demo group; returns its name. A demo is written whole in one file session."""
+    def append(self, demo: Demo, key: str | None = None) -> str:
+        """Write one demo as a part (durably) and return its key; a part with the same key is replaced.
+
+        Keys order the demos in the assembled file (default: ``<prefix>_<number of parts>``)."""
+        key = key or self._next_key()
+        if "/" in key or key.startswith("."):
+            raise ValueError(f"bad demo key {key!r}")
+        with self._temp(self.parts, key) as tmp:
+            with _h5py().File(tmp, "w") as f:
+                _write_demo(f.create_group("demo"), demo)
+                f.attrs["prefix"] = self.prefix
+            _fsync_file(tmp)
+            replace_atomic(tmp, self._part(key))
+        if self.autocommit:
+            self.commit()
+        return key
+
+    def _next_key(self) -> str:
+        taken, n = set(self.existing()), len(self.existing())
+        while f"{self.prefix}_{n}" in taken:
+            n += 1
+        return f"{self.prefix}_{n}"
+
+    def prune(self, keep: set[str]) -> list[str]:
+        """Delete the parts whose key is not in ``keep`` (written by a run killed before it logged them)."""
+        dropped = [k for k in self.existing() if k not in keep]
+        for key in dropped:
+            self._part(key).unlink()
+        if dropped:
+            fsync_dir(self.parts)
+        return dropped
+
+    def commit(self) -> list[str]:
+        """Assemble all parts into a temp file and atomically replace ``path`` with it; returns the group names
+        (``<prefix>_<i>``, numbered per prefix in key order)."""
         h5py = _h5py()
-        with h5py.File(self.path, "a") as f:
-            data = f["data"]
-            if name is None:
-                name = f"{self.prefix}_{len([k for k in data if k.startswith(self.prefix + '_')])}"
-            if name in data:
-                del data[name]
-            g = data.create_group(name)
-            if demo.actions is not None:
-                g.create_dataset("actions", data=np.asarray(demo.actions, dtype=np.float64))
-            for key, value in (("states", demo.states), ("rewards", demo.rewards), ("dones", demo.dones)):
-                if value is not None:
-                    g.create_dataset(key, data=np.asarray(value))
-            _write_tree(g.create_group("obs"), demo.obs)
-            if demo.datagen:  # None or {} for action-free clips
-                _write_tree(g.create_group("datagen_info"), demo.datagen)
-            g.attrs["num_samples"] = demo.length
-            for key, value in demo.attrs.items():
-                g.attrs[key] = value
-            names = [k for k in data if k.startswith(self.prefix + "_")]
-            data.attrs["num_demos"] = len(names)
-            data.attrs["total"] = int(sum(data[k].attrs.get("num_samples", 0) for k in names))
-        return name
+        names: list[str] = []
+        with self._temp(self.path.parent, self.path.name) as tmp:
+            with h5py.File(tmp, "w") as out:
+                data = out.create_group("data")
+                data.attrs.update(self.file_attrs)
+                for key in self.existing():
+                    with h5py.File(self._part(key), "r") as part:
+                        prefix = str(part.attrs.get("prefix", self.prefix))
+                        name = f"{prefix}_{sum(n.startswith(prefix + '_') for n in names)}"
+                        part.copy(part["demo"], data, name=name)
+                    data[name].attrs["part_key"] = key
+                    names.append(name)
+                data.attrs["num_demos"] = len(names)
+                data.attrs["total"] = int(sum(data[n].attrs.get("num_samples", 0) for n in names))
+            _fsync_file(tmp)
+            replace_atomic(tmp, self.path)
+        return names
+
+    def _adopt_existing(self) -> None:
+        """Turn the groups of an existing ``path`` (written before parts existed) into parts."""
+        tmp_dir = self.parts.with_name(f".{self.parts.name}.tmp")
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        tmp_dir.mkdir()
+        if self.path.exists():
+            h5py = _h5py()
+            try:
+                src = h5py.File(self.path, "r")
+            except OSError as exc:
+                raise HarnessError(f"{self.path} is not a readable HDF5 file ({exc}); move it away") from exc
+            with src:
+                data = src.get("data", {})
+                for name in (k for k in data if k.startswith(GROUP_PREFIXES)):
+                    key = str(data[name].attrs.get("part_key", name))
+                    with h5py.File(tmp_dir / f"{key}.hdf5", "w") as part:
+                        src.copy(data[name], part, name="demo")
+                        part.attrs["prefix"] = name.rpartition("_")[0]
+                    _fsync_file(tmp_dir / f"{key}.hdf5")
+        replace_atomic(tmp_dir, self.parts)
+
+    @staticmethod
+    @contextmanager
+    def _temp(folder: Path, name: str) -> Iterator[Path]:
+        """A unique temp path in ``folder`` (removed unless it was renamed away)."""
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            yield Path(tmp)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _write_demo(g: Any, demo: Demo) -> None:
+    """One demo's datasets and attributes into group ``g``."""
+    if demo.actions is not None:
+        g.create_dataset("actions", data=np.asarray(demo.actions, dtype=np.float64))
+    for key, value in (("states", demo.states), ("rewards", demo.rewards), ("dones", demo.dones)):
+        if value is not None:
+            g.create_dataset(key, data=np.asarray(value))
+    _write_tree(g.create_group("obs"), demo.obs)
+    if demo.datagen:  # None or {} for action-free clips
+        _write_tree(g.create_group("datagen_info"), demo.datagen)
+    g.attrs["num_samples"] = demo.length
+    for key, value in demo.attrs.items():
+        g.attrs[key] = value
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -129,7 +242,10 @@ class DemoFile:
 def open_demo_file(
     path: Path, require_actions: bool = True, obs_keys: tuple[str, ...] = ("agentview_rgb",)
 ) -> DemoFile:
-    """Validate a LIBERO/robomimic-style file; a foreign or corrupt file raises one HarnessError naming the gap."""
+    """Validate a LIBERO/robomimic-style file; a foreign or corrupt file raises one HarnessError naming the gap.
+
+    ``require_actions`` (policy / world-model training) selects the ``demo_*`` groups only; without it
+    (action-free use) the ``clip_*`` groups are selected too. Other groups are ignored."""
     path = Path(path)
     if not path.is_file():
         raise HarnessError(f"demo file not found: {path}")
@@ -142,9 +258,7 @@ def open_demo_file(
         if "data" not in f:
             raise HarnessError(f"{path}: missing group 'data' (not a LIBERO/robomimic demo file)")
         data = f["data"]
-        names = sorted((k for k in data if isinstance(data[k], h5py.Group)), key=_natural_key)
-        if not names:
-            raise HarnessError(f"{path}: group 'data' holds no demos")
+        names = _select_groups(path, data, require_actions)
         for name in names:
             g = data[name]
             needed = (["actions"] if require_actions else []) + [f"obs/{k}" for k in obs_keys]
@@ -160,6 +274,21 @@ def open_demo_file(
         if isinstance(instruction, list):
             instruction = " ".join(instruction)
     return DemoFile(path, str(instruction), env_args, names)
+
+
+def _select_groups(path: Path, data: Any, require_actions: bool) -> list[str]:
+    """Names of the ``demo_*`` (and, without ``require_actions``, ``clip_*``) groups in natural order."""
+    groups = [k for k in data if isinstance(data[k], _h5py().Group)]
+    prefixes = (DEMO_PREFIX,) if require_actions else GROUP_PREFIXES
+    names = sorted((k for k in groups if k.startswith(prefixes)), key=_natural_key)
+    if names:
+        return names
+    clips = [k for k in groups if k.startswith(CLIP_PREFIX)]
+    if require_actions and clips:
+        raise HarnessError(
+            f"{path}: no demo_* groups; its {len(clips)} clip_* group(s) are missing actions (action-free clips)"
+        )
+    raise HarnessError(f"{path}: group 'data' holds no demos (no demo_* or clip_* groups)")
 
 
 def _natural_key(name: str) -> tuple[str, int]:

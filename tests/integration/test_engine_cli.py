@@ -34,6 +34,14 @@ def test_same_seed_and_any_worker_count_give_identical_episodes(cli, tmp_path):
     assert comparable(_records(run_dir_of(other))) != reference
 
 
+def test_sampling_planner_runs_are_identical_apart_from_timings(cli, tmp_path):
+    args = [*BASE, "--tasks", "0", "--planner", "vla_mean", "--n-samples", "4", "--top-k", "2", "--subgoal-every", "1"]
+    runs = [cli("harness.eval", *args, "--workers", w, "--out", str(tmp_path)) for w in ("0", "2")]
+    records = [_records(run_dir_of(p)) for p in runs]
+    assert all("time_s" in r["plan_log"][0] for r in records[0])  # nested timings are recorded ...
+    assert comparable(records[0]) == comparable(records[1])  # ... and ignored when comparing runs
+
+
 def test_manifest_records_provenance(cli, tmp_path):
     proc = cli("harness.eval", *BASE, "--workers", "0", "--out", str(tmp_path))
     run_dir = run_dir_of(proc)
@@ -97,6 +105,9 @@ def test_resume_after_sigkill_equals_uninterrupted_run(cli, tmp_path):
         (["--suite", "toy_reach", "--planner", "nope"], "unknown planner 'nope'"),
         (["--suite", "toy_reach", "--policy", "replay", "--checkpoint", "/nonexistent/x.npz"], "not found"),
         (["--resume", "/nonexistent/run"], "run dir not found"),
+        (["--suite", "toy_reach", "--episodes", "2"], "unrecognized arguments: --episodes"),  # no prefix matching
+        (["--suite", "toy_reach", "--episode-timeout", "5", "--workers", "0"], "needs --workers >= 1"),
+        (["--suite", "toy_reach", "--episode-timeout", "0"], "must be > 0"),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(cli, tmp_path, args, message):
@@ -112,3 +123,27 @@ def test_bad_policy_outputs_are_errors_in_a_finished_run(cli, tmp_path):
     summary = json.loads((run_dir_of(proc) / "summary.json").read_text())
     assert summary["overall"]["errors"] == 12 and summary["overall"]["successes"] == 0
     assert "non-finite" in proc.stderr
+
+
+def test_hung_episode_times_out_and_the_run_goes_on(cli, tmp_path):
+    plugins = {"HARNESS_PLUGINS": "tests.plugins,tests.hang_plugin"}
+    args = [*BASE, "--tasks", "0", "--policy", "hanging", "--workers", "1", "--episode-timeout", "3"]
+    proc = cli("harness.eval", *args, "--out", str(tmp_path), env=plugins, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    records = {r["key"]: r for r in _records(run_dir_of(proc))}
+    assert sorted(records) == ["0:0", "0:1", "0:2", "0:3"]
+    assert records["0:1"]["error"] == "timeout after 3 s" and not records["0:1"]["success"]
+    assert all(records[k]["error"] is None for k in ("0:0", "0:2", "0:3"))
+    summary = json.loads((run_dir_of(proc) / "summary.json").read_text())
+    assert summary["overall"]["errors"] == 1
+    assert json.loads((run_dir_of(proc) / "manifest.json").read_text())["config"]["episode_timeout"] == 3.0
+
+
+def test_videos_start_at_the_first_episode_of_the_batch(cli, tmp_path):
+    args = [*BASE, "--tasks", "0,1", "--episodes-per-task", "2", "--first-episode", "4", "--workers", "0"]
+    proc = cli("harness.eval", *args, "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    run_dir = run_dir_of(proc)
+    videos = ["task00_ep004.mp4", "task01_ep004.mp4"]
+    assert sorted(p.name for p in (run_dir / "videos").iterdir()) == videos
+    assert [r.get("video") for r in comparable(_records(run_dir))] == [videos[0], None, videos[1], None]
