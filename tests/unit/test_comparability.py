@@ -22,7 +22,6 @@ CONFIG = {
     "n_samples": 64,
     "top_k": 5,
     "subgoal_every": 8,
-    "wm_horizon": 0,
     "world_model": None,
     "wm_checkpoint": None,
     "goal": "none",
@@ -38,7 +37,7 @@ def test_identity_resolves_max_steps_and_ignores_unknown_keys():
     ident = run_identity(CONFIG, SUITE, TASKS)
     assert ident["tasks"] == {"0": {"name": "reach_0", "max_steps": 40}, "2": {"name": "reach_2", "max_steps": 60}}
     assert ident["checkpoint"] is None and ident["headline"] == "success_once"
-    assert ident["planner_options"] == {"n_samples": 64, "top_k": 5, "subgoal_every": 8, "wm_horizon": 0}
+    assert ident["planner_options"] == {"n_samples": 64, "top_k": 5, "subgoal_every": 8}
     assert run_identity({**CONFIG, "max_steps": 10}, SUITE, TASKS)["tasks"]["2"]["max_steps"] == 10
     newer = run_identity({**CONFIG, "episode_timeout": 300, "workers": 4, "videos": 2}, SUITE, TASKS)
     assert newer == ident and identity_mismatches(ident, newer) == []

@@ -17,7 +17,6 @@ CONFIG = {
     "n_samples": 64,
     "top_k": 5,
     "subgoal_every": 8,
-    "wm_horizon": 0,
     "world_model": None,
     "wm_checkpoint": None,
     "goal": "none",
