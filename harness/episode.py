@@ -139,11 +139,13 @@ def run_episode(
         while not done:
             stage = "policy"
             goal = goals.target(record["steps"]) if goals is not None else None
+            t_plan = time.perf_counter()
             plan = planner.plan(obs, goal, policy, world_model)
+            plan_s = time.perf_counter() - t_plan
             chunk, clipped = validate_chunk(plan.actions, episode, out_of_range)
             record["decisions"] += 1
             if plan.stats:
-                record.setdefault("plan_log", []).append(plan.stats)
+                record.setdefault("plan_log", []).append({**plan.stats, "time_s": round(plan_s, 4)})
             for action, was_clipped in zip(chunk, clipped, strict=True):
                 stage = "simulator"
                 obs, last_info = env.step(action)
