@@ -18,9 +18,9 @@ from harness.defaults import resolve_policy
 from harness.errors import cli_entry
 from harness.manifest import environment_info, git_info, package_versions
 from harness.plan_episodes import make_episodes
-from harness.planning import check_planner_setup, unused_options
+from harness.planning import build_world_model, check_planner_setup, unused_options
 from harness.protocols import EpisodeSpec, TaskSpec
-from harness.registry import PLANNERS, POLICIES, SUITES, WORLD_MODELS
+from harness.registry import PLANNERS, POLICIES, SUITES
 from harness.scenes import check_no_training_scenes
 from harness.report import print_summary_table
 from harness.results import RunStore, summarize
@@ -82,7 +82,7 @@ def prepare(cfg: EvalConfig) -> PreparedRun:
         print(f"note: planner {cfg.planner} does not use {flags}", file=sys.stderr)
     planner = planner_cls(options=cfg.planner_options())
     policy = POLICIES.build(policy_name, checkpoint=checkpoint)  # fails fast on a bad checkpoint
-    world_model = WORLD_MODELS.build(cfg.world_model, checkpoint=cfg.wm_checkpoint) if cfg.world_model else None
+    world_model = build_world_model(cfg.world_model, cfg.wm_checkpoint, suite) if cfg.world_model else None
     check_planner_setup(planner, policy, world_model, cfg.goal, bool(getattr(suite, "expert", None)))
     episodes = make_episodes(tasks, cfg.episodes_per_task, cfg.seed, cfg.first_episode)
     scene_warnings = check_no_training_scenes(

@@ -59,3 +59,23 @@ def check_planner_setup(
             f"--subgoal-every {steps} must be a multiple of the world model's segment ({world_model.segment} env "
             f"steps) so the rollout ends exactly at the subgoal's time"
         )
+
+
+def build_world_model(name: str, checkpoint: str | None, suite: Any) -> Any:
+    """A registered world model for ``suite``'s robot: the factory gets ``embodiment=suite.embodiment`` when it
+    takes one, and a model that declares another robot is refused (one HarnessError line)."""
+    import inspect
+
+    from harness.registry import WORLD_MODELS
+
+    factory = WORLD_MODELS.get(name)
+    robot = getattr(suite, "embodiment", "") or None
+    takes_embodiment = "embodiment" in inspect.signature(factory).parameters
+    model = factory(checkpoint=checkpoint, embodiment=robot) if takes_embodiment else factory(checkpoint=checkpoint)
+    declared = getattr(model, "embodiment", None)
+    if declared and robot and declared != robot:
+        raise HarnessError(
+            f"world model {name} ({checkpoint}) predicts the {declared} robot's actions; suite {suite.name} "
+            f"runs the {robot}"
+        )
+    return model

@@ -24,7 +24,8 @@ from harness.episode import blank_record, run_episode
 from harness.errors import HarnessError
 from harness.protocols import EpisodeSpec, PlannerOptions, TaskEnv
 from harness.goals import record_expert_goals
-from harness.registry import PLANNERS, POLICIES, SUITES, WORLD_MODELS
+from harness.planning import build_world_model
+from harness.registry import PLANNERS, POLICIES, SUITES
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class EpisodeRunner:
         self.policy = POLICIES.build(ctx.policy, checkpoint=ctx.checkpoint)
         self.planner = PLANNERS.build(ctx.planner, options=ctx.planner_options)
         self.world_model = (
-            WORLD_MODELS.build(ctx.world_model, checkpoint=ctx.wm_checkpoint) if ctx.world_model else None
+            build_world_model(ctx.world_model, ctx.wm_checkpoint, self.suite) if ctx.world_model else None
         )
         self.expert = POLICIES.build("expert") if ctx.goal != "none" else None
         self._env: TaskEnv | None = None

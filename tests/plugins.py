@@ -155,4 +155,4 @@ class MeanColourWorldModel:
         return np.linalg.norm(np.asarray(a) - np.asarray(b), axis=-1)
 
 
-WORLD_MODELS.register("mean_colour")(lambda checkpoint=None: MeanColourWorldModel(checkpoint))
+WORLD_MODELS.register("mean_colour")(lambda checkpoint=None: MeanColourWorldModel(checkpoint))  # takes no embodiment

@@ -77,7 +77,10 @@ def world_model_data(cfg: WorldModelConfig, paths: list[Path], seed: int, val_fr
     info["action_stats"] = {**prior.get("action_stats", {}), **info["action_stats"]}
     info.update({"tokens": int(train.emb["clean"].shape[1]), "dim": int(train.emb["clean"].shape[2])})
     info["grid"] = encoder.grid
-    info["target_embodiment"] = cfg.rename or info["embodiments"][-1]
+    info["robot_of"] = {**prior.get("robot_of", {}), **info["robot_of"]}
+    # the embodiment a planner drives: the adaptation target; a pretraining checkpoint of several robots has
+    # none (the runtime then takes the suite's robot, or refuses) - never silently the last one
+    info["target_embodiment"] = cfg.rename or (info["embodiments"][0] if len(info["embodiments"]) == 1 else None)
 
     def to_batch(raw: dict[str, Any], gen: torch.Generator, device: torch.device, is_train: bool) -> dict:
         return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in raw.items()}
@@ -176,13 +179,32 @@ def load_world_model(
     return model.eval(), info, cfg
 
 
-def runtime_for(model_fdm: nn.Module, action_module: nn.Module, info: dict[str, Any], cfg: Any) -> LatentWorldModel:
-    """The planner-facing world model for the checkpoint's target embodiment."""
-    stats = info["action_stats"][info["target_embodiment"]]
+def target_embodiment(info: dict[str, Any], embodiment: str | None) -> str:
+    """The embodiment label whose action module and statistics a planner uses: the checkpoint's adaptation
+    target, else the one trained for ``embodiment`` (the suite's robot). HarnessError when ambiguous."""
+    target = info.get("target_embodiment")
+    labels = list(info.get("embodiments", []))
+    if target:
+        return str(target)
+    if embodiment in labels:
+        return str(embodiment)
+    raise HarnessError(
+        f"world-model checkpoint has action modules for {', '.join(labels)} and no adaptation target; "
+        f"the suite's robot is {embodiment!r}: use a checkpoint adapted to it (--set rename=... stages)"
+    )
+
+
+def runtime_for(
+    model_fdm: nn.Module, action_module: nn.Module, info: dict[str, Any], cfg: Any, label: str
+) -> LatentWorldModel:
+    """The planner-facing world model for embodiment ``label`` (declares its robot as ``embodiment``)."""
+    stats = info["action_stats"][label]
     encoder = load_token_encoder(cfg.encoder)
-    return LatentWorldModel(
+    runtime = LatentWorldModel(
         encoder, model_fdm, action_module, np.asarray(stats["mean"]), np.asarray(stats["std"]), cfg.segment, cfg.history
     )
+    runtime.embodiment = info.get("robot_of", {}).get(label)  # None for checkpoints made before robots were recorded
+    return runtime
 
 
 def register_trainable(name: str, config_cls: type, build_for_training: Callable[[Any, dict], nn.Module]) -> None:

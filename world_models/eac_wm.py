@@ -26,6 +26,7 @@ from world_models.common import (
     load_world_model,
     register_trainable,
     runtime_for,
+    target_embodiment,
     start_from,
 )
 from world_models.dynamics import FDM, ActionMLP
@@ -95,6 +96,8 @@ register_trainable("eac_wm", EacWmConfig, build_for_training)
 
 
 @WORLD_MODELS.register("eac_wm")
-def build_world_model(checkpoint: str | None = None) -> LatentWorldModel:
+def build_world_model(checkpoint: str | None = None, embodiment: str | None = None) -> LatentWorldModel:
+    """``embodiment``: the suite's robot, used when the checkpoint has no adaptation target."""
     model, info, cfg = load_world_model(checkpoint, "eac_wm", EacWmConfig, _build)
-    return runtime_for(model.fdm, model.encoders[info["target_embodiment"]], info, cfg)
+    label = target_embodiment(info, embodiment)
+    return runtime_for(model.fdm, model.encoders[label], info, cfg, label)

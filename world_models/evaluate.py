@@ -22,9 +22,11 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from harness.config import OneLineParser
-from harness.data.hdf5_io import iter_demos
+from harness.data.hdf5_io import iter_demos, open_demo_file
 from harness.errors import HarnessError, cli_entry
-from harness.registry import WORLD_MODELS
+from harness.planning import build_world_model
+from harness.registry import SUITES
+from harness.scenes import check_no_training_scenes, scenes_of_file
 
 
 def image_metrics(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
@@ -100,15 +102,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--windows", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write the metrics as JSON here")
+    p.add_argument(
+        "--allow-train-scenes",
+        action="store_true",
+        help="score on demos from the world model's own training scenes (warned; not a held-out number)",
+    )
     args = p.parse_args(argv)
     if args.horizon < 1 or args.windows < 1:
         raise HarnessError("--horizon and --windows must be >= 1")
     for path in args.data:
         if not Path(path).is_file():
             raise HarnessError(f"--data: file not found: {path}")
+    paths = [Path(x) for x in args.data]
+    scenes = sorted({s for path in paths for s in scenes_of_file(path)})
+    for line in check_no_training_scenes(scenes, {"world model": args.wm_checkpoint}, args.allow_train_scenes):
+        print(line, file=sys.stderr)
+    suite = SUITES.build(str(open_demo_file(paths[0], require_actions=False).env_args.get("suite")))
     torch.manual_seed(args.seed)
-    wm = WORLD_MODELS.build(args.world_model, checkpoint=args.wm_checkpoint)
-    result = evaluate_rollouts(wm, [Path(x) for x in args.data], args.horizon, args.windows, args.seed)
+    wm = build_world_model(args.world_model, args.wm_checkpoint, suite)
+    result = evaluate_rollouts(wm, paths, args.horizon, args.windows, args.seed)
     result.update({"world_model": args.world_model, "checkpoint": args.wm_checkpoint, "data": args.data})
     text = json.dumps(result, indent=2)
     if args.out:

@@ -29,6 +29,7 @@ from world_models.common import (
     load_world_model,
     register_trainable,
     runtime_for,
+    target_embodiment,
     start_from,
 )
 from world_models.dynamics import FDM, IDM, ActionMLP, MotionDecoder
@@ -128,11 +129,13 @@ register_trainable("lac_wm", LacWmConfig, build_for_training)
 
 
 @WORLD_MODELS.register("lac_wm")
-def build_world_model(checkpoint: str | None = None) -> LatentWorldModel:
+def build_world_model(checkpoint: str | None = None, embodiment: str | None = None) -> LatentWorldModel:
+    """``embodiment``: the suite's robot (the projector is trained for the adaptation target only)."""
     model, info, cfg = load_world_model(checkpoint, "lac_wm", LacWmConfig, _build)
     if cfg.stage not in ("adapt_projector", "adapt_joint"):
         raise HarnessError(
             f"LAC-WM checkpoint {checkpoint} is from stage {cfg.stage}: it has no trained action projector; "
             "use a checkpoint from stage adapt_projector or adapt_joint"
         )
-    return runtime_for(model.fdm, model.projector, info, cfg)
+    label = target_embodiment(info, embodiment)
+    return runtime_for(model.fdm, model.projector, info, cfg, label)

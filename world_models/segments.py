@@ -110,6 +110,7 @@ class RawSegments:
     is_val: list[bool] = field(default_factory=list)
     train_actions: dict[str, list[np.ndarray]] = field(default_factory=dict)  # robot -> [T, Da] of train demos
     embodiments: list[str] = field(default_factory=list)
+    robot_of: dict[str, str] = field(default_factory=dict)  # embodiment label -> the suite's robot ("panda")
     demos: int = 0
     val_demos: int = 0
 
@@ -141,6 +142,7 @@ def collect_segments(
         robot = rename or suite.embodiment or suite.name
         if robot not in raw.embodiments:
             raw.embodiments.append(robot)
+        raw.robot_of[robot] = suite.embodiment or suite.name
         for name in meta.names:
             demo = read_demo(meta.path, name, ("agentview_rgb", "ee_states"))
             raw.add_demo(demo, robot, segment, size, split.is_val(path, name), suite)
@@ -198,6 +200,7 @@ def build_segments(
 
     info = {
         "embodiments": raw.embodiments,
+        "robot_of": raw.robot_of,
         "action_stats": action_stats,
         "motion_std": motion_std,
         "action_dim": int(actions.shape[-1]),

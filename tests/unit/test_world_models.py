@@ -140,6 +140,24 @@ def test_pretrain_checkpoint_without_projector_is_refused(chain):
         WORLD_MODELS.build("lac_wm", checkpoint=paths["lac0"])
 
 
+def test_world_models_declare_their_robot(chain):
+    """The review's M7: a pretraining checkpoint of two robots no longer silently drives the last one's encoder;
+    an adapted checkpoint declares the robot of its adaptation data; a mismatch with the suite is refused."""
+    from harness.errors import HarnessError
+    from harness.planning import build_world_model
+    from harness.registry import SUITES
+
+    paths, _ = chain
+    with pytest.raises(HarnessError, match="no adaptation target"):
+        WORLD_MODELS.build("eac_wm", checkpoint=paths["eac0"])
+    widowx, panda = SUITES.build("simpler_bridge"), SUITES.build("libero_object")
+    assert build_world_model("eac_wm", paths["eac0"], panda).embodiment == "panda"
+    assert build_world_model("eac_wm", paths["eac0"], widowx).embodiment == "widowx"
+    assert build_world_model("lac_wm", paths["lac3"], widowx).embodiment == "widowx"  # "held" = widowx data
+    with pytest.raises(HarnessError, match="predicts the widowx robot's actions"):
+        build_world_model("eac_wm", paths["eac1"], panda)
+
+
 def test_open_loop_rollout_metrics(chain, tmp_path):
     from world_models.evaluate import evaluate_rollouts, image_metrics
 
