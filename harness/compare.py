@@ -33,13 +33,11 @@ from harness.atomic_io import write_json_atomic
 from harness.comparability import identity_from_manifest, identity_mismatches
 from harness.config import EvalConfig, OneLineParser, parser_for
 from harness.errors import HarnessError, cli_entry
-from harness.eval import evaluate
-from harness.registry import PLANNERS
+from harness.eval import evaluate, prepare
+from harness.registry import SUITES
 from harness.results import RunStore
 from harness.stats import holm_adjust, mcnemar_exact, wilson_interval
 
-CONTACT_METRICS = ("grasped_once", "contact_once")  # S.R.C. where the suite reports one of these
-LIFT_METRICS = ("lifted_once", "lift_once")  # S.R.L.
 
 
 def _parser() -> OneLineParser:
@@ -68,13 +66,19 @@ def _mean(values: list[float | None]) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
-def planner_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Success with Wilson interval, partial metrics, delta_f / delta_f_g and compute for one group."""
+def partial_metrics(suite_name: str) -> dict[str, str]:
+    """{"contact": key, "lift": key}: the episode metrics the suite declares as S.R.C. / S.R.L. (any step)."""
+    suite = SUITES.build(suite_name)
+    declared = {"contact": getattr(suite, "contact_metric", None), "lift": getattr(suite, "lift_metric", None)}
+    return {label: f"{name}_once" for label, name in declared.items() if name}
+
+
+def planner_stats(records: list[dict[str, Any]], partial: dict[str, str] | None = None) -> dict[str, Any]:
+    """Success with Wilson interval, the suite's partial metrics (``partial``: label -> episode metric key),
+    delta_f / delta_f_g and compute for one group."""
     out: dict[str, Any] = {"success": _rate(sum(bool(r["success"]) for r in records), len(records))}
-    for label, keys in (("contact", CONTACT_METRICS), ("lift", LIFT_METRICS)):
-        key = next((k for k in keys if any(k in r.get("metrics", {}) for r in records)), None)
-        if key is not None:
-            out[label] = {**_rate(sum(bool(r["metrics"].get(key)) for r in records), len(records)), "metric": key}
+    for label, key in (partial or {}).items():
+        out[label] = {**_rate(sum(bool(r.get("metrics", {}).get(key)) for r in records), len(records)), "metric": key}
     out["delta_f"] = _mean([r.get("metrics", {}).get("delta_f") for r in records])
     out["delta_f_g"] = _mean([r.get("metrics", {}).get("delta_f_g") for r in records])
     logs = [d for r in records for d in r.get("plan_log", [])]
@@ -110,7 +114,9 @@ def paired_tests(runs: dict[str, dict[str, dict[str, Any]]], keys: list[str]) ->
     return tests
 
 
-def build_report(runs: dict[str, dict[str, dict[str, Any]]], task_names: dict[int, str]) -> dict[str, Any]:
+def build_report(
+    runs: dict[str, dict[str, dict[str, Any]]], task_names: dict[int, str], partial: dict[str, str] | None = None
+) -> dict[str, Any]:
     """runs: planner -> episode key -> record. Per task and overall statistics plus paired tests."""
     keys = sorted({k for recs in runs.values() for k in recs}, key=lambda k: tuple(int(x) for x in k.split(":")))
     groups: dict[str, list[str]] = {"overall": keys}
@@ -119,7 +125,9 @@ def build_report(runs: dict[str, dict[str, dict[str, Any]]], task_names: dict[in
     report: dict[str, Any] = {}
     for group, group_keys in groups.items():
         report[group] = {
-            "planners": {p: planner_stats([recs[k] for k in group_keys if k in recs]) for p, recs in runs.items()},
+            "planners": {
+                p: planner_stats([recs[k] for k in group_keys if k in recs], partial) for p, recs in runs.items()
+            },
             "paired": paired_tests(runs, group_keys),
         }
     return report
@@ -206,7 +214,7 @@ def _load_runs(run_dirs: dict[str, str], runs: dict, task_names: dict[int, str])
 
 
 def _finish(runs: dict, task_names: dict[int, str], out_root: Path, suite: str, meta: dict[str, Any]) -> int:
-    report = build_report(runs, dict(sorted(task_names.items())))
+    report = build_report(runs, dict(sorted(task_names.items())), partial_metrics(suite))
     out = out_root / suite / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "compare.json", {**meta, "report": report})
@@ -271,17 +279,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     if len(planners) < 2 or len(set(planners)) != len(planners):
         raise HarnessError("--planners needs at least two distinct planner names")
-    for name in planners:
-        PLANNERS.get(name)
-    if "wm_topk" in planners and args.world_model is None:
-        raise HarnessError("--planners includes wm_topk: give --world-model NAME --wm-checkpoint DIR")
     fields = {f.name for f in dataclasses.fields(EvalConfig)}
     base = {k: v for k, v in vars(args).items() if k in fields}
+    configs = {name: EvalConfig(**{**base, "planner": name}).validate() for name in planners}
+    for cfg in configs.values():
+        prepare(cfg)  # every planner's setup is checked before the first one runs
     runs: dict[str, dict[str, dict[str, Any]]] = {}
     run_dirs: dict[str, str] = {}
     task_names: dict[int, str] = {}
-    for name in planners:
-        cfg = EvalConfig(**{**base, "planner": name}).validate()
+    for name, cfg in configs.items():
         print(f"compare: planner {name}", file=sys.stderr)
         run_dirs[name] = str(evaluate(cfg, set(), ["python -m harness.compare", *tokens]))
     _load_runs(run_dirs, runs, task_names)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.compare import build_report, paired_tests
+from harness.compare import build_report, paired_tests, partial_metrics
 from harness.errors import HarnessError
 from harness.plan_episodes import make_episodes
 from harness.protocols import PlannerOptions, TaskSpec
@@ -150,7 +150,7 @@ def test_paired_report_counts_discordant_pairs():
     b = {r["key"]: r for r in [rec(0, 0, False, 1.0), rec(0, 1, True, 1.0), rec(1, 0, True, 1.0)]}
     tests = paired_tests({"A": a, "B": b}, sorted(a))
     assert tests == [{"a": "A", "b": "B", "pairs": 3, "a_only": 1, "b_only": 1, "p_value": 1.0, "p_holm": 1.0}]
-    report = build_report({"A": a, "B": b}, {0: "t0", 1: "t1"})
+    report = build_report({"A": a, "B": b}, {0: "t0", 1: "t1"}, partial_metrics("simpler_bridge"))
     overall = report["overall"]["planners"]["A"]
     assert overall["success"]["successes"] == 2 and overall["success"]["n"] == 3
     assert overall["contact"]["rate"] == pytest.approx(2 / 3) and overall["delta_f"] == pytest.approx(2.0)
