@@ -10,6 +10,7 @@ inside its own process.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
@@ -129,11 +130,8 @@ class JobRunner(Protocol):
     def close(self) -> None: ...
 
 
-def _worker_main(conn: Connection, make_runner: Callable[[], JobRunner], threads: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    if threads:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ[var] = str(threads)
+def _worker_main(conn: Connection, make_runner: Callable[[], JobRunner]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C (thread counts: _thread_env)
     try:
         runner = make_runner()
     except HarnessError as exc:
@@ -155,11 +153,32 @@ def _worker_main(conn: Connection, make_runner: Callable[[], JobRunner], threads
     runner.close()
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _thread_env(threads: int) -> Iterator[None]:
+    """Thread-count variables set while a worker is spawned (so its numpy/BLAS see them at import), then
+    restored in this process. Setting them inside the child came too late: numpy was already imported."""
+    saved = {var: os.environ.get(var) for var in THREAD_VARS}
+    if threads:
+        os.environ.update({var: str(threads) for var in THREAD_VARS})
+    try:
+        yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
 class _Worker:
     def __init__(self, mp_ctx: Any, make_runner: Callable[[], JobRunner], threads: int):
         self.conn, child = mp_ctx.Pipe()
-        self.process = mp_ctx.Process(target=_worker_main, args=(child, make_runner, threads), daemon=True)
-        self.process.start()
+        self.process = mp_ctx.Process(target=_worker_main, args=(child, make_runner), daemon=True)
+        with _thread_env(threads):  # a spawned child reads these at its first numpy / torch import
+            self.process.start()
         child.close()
         self.job: Any = None
         self.ready = False

@@ -56,6 +56,25 @@ def test_reset_step_render_and_success_logic(carrot_env):
     assert info["grasped"] is False  # success here does not come from holding the carrot
 
 
+def test_training_scenes_are_reproducible_and_off_the_evaluation_grid(carrot_env):
+    """Training scene k: the same placement every time, inside the evaluation ranges, never an evaluation
+    configuration; after it, evaluation configuration 0 is exactly as before (the grids are restored)."""
+    from tasks.simpler.scenes import is_evaluation_config
+
+    def placement(split: str, index: int) -> np.ndarray:
+        objects = carrot_env.reset(index, 0, split)["privileged"]["objects"]
+        return np.stack([objects[name][:3] for name in sorted(objects)])
+
+    eval0 = placement("eval", 0)
+    train3 = placement("train", 3)
+    assert np.allclose(placement("train", 3), train3, atol=1e-6)
+    assert not np.allclose(train3[:, :2], placement("train", 4)[:, :2], atol=1e-3)
+    grid = carrot_env._eval_grid[0]
+    order = np.argsort([carrot_env.unwrapped.source_obj_name, carrot_env.unwrapped.target_obj_name])
+    assert not is_evaluation_config(grid, train3[np.argsort(order)])
+    assert np.allclose(placement("eval", 0), eval0, atol=1e-6)
+
+
 def test_scene_configurations_are_fixed_and_reproducible(carrot_env):
     a = carrot_env.reset(0, 0)["agentview_rgb"]
     b = carrot_env.reset(1, 0)["agentview_rgb"]
