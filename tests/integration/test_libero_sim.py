@@ -122,3 +122,22 @@ def test_each_suite_builds_steps_and_detects_a_goal_state(suite_name, task):
         _, info = env.step(np.array([0, 0, 0, 0, 0, 0, -1.0]))
     env.close()
     assert info["success"] is True
+
+
+def test_training_scenes_are_fresh_placements_not_init_states(drawer_env):
+    """Training scene k: the task's own placement distribution, seeded disjointly from the 50 evaluation init
+    states; reproducible, different from every evaluation scene, and an evaluation scene index past 49 is
+    an error (scenes never wrap)."""
+    from harness.errors import HarnessError
+
+    def state(split: str, index: int) -> np.ndarray:
+        drawer_env.reset(index, 0, split)
+        return drawer_env.get_state()
+
+    train0 = state("train", 0)
+    assert np.array_equal(state("train", 0), train0)
+    assert not np.allclose(state("train", 1), train0)
+    for i in range(3):
+        assert not np.allclose(state("eval", i), train0, atol=1e-4)
+    with pytest.raises(HarnessError, match="evaluation scene 50 does not exist"):
+        drawer_env.reset(50, 0)
