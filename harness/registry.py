@@ -1,15 +1,19 @@
 """One small generic registry per component kind (policies, planners, world models, suites).
 
-Entries are registered with a decorator; duplicate names raise. Built-in modules are imported
-lazily the first time a registry is queried, so ``import harness`` stays cheap. Extra modules
-named in the ``HARNESS_PLUGINS`` environment variable (comma list) are imported too, in every
-worker process, so user components register without packaging.
+Entries are registered with a decorator; duplicate names raise. Built-in components are discovered, not
+listed: the first time a registry is queried it imports every module of its packages (``policies/*``,
+``planners/*``, ``world_models/*``, ``tasks/*/suites.py``), so adding a component touches only its own
+folder. ``import harness`` stays cheap. Extra modules named in the ``HARNESS_PLUGINS`` environment variable
+(comma list) are imported too, in every worker process, so user components register without packaging;
+installed packages can use the entry-point groups below.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import pkgutil
 from importlib.metadata import entry_points
 from typing import Callable, Generic, Iterator, TypeVar
 
@@ -18,16 +22,37 @@ from harness.errors import HarnessError
 T = TypeVar("T")
 
 
+def discover(package: str, submodule: str | None = None) -> tuple[str, ...]:
+    """Modules directly inside ``package`` (names not starting with "_"), or with ``submodule`` the module
+    ``package.<sub>.<submodule>`` of every subpackage that has one (``tasks.libero.suites``)."""
+    root = importlib.import_module(package)
+    found = []
+    for info in pkgutil.iter_modules(root.__path__):
+        if info.name.startswith("_"):
+            continue
+        if submodule is None:
+            found.append(f"{package}.{info.name}")
+        elif info.ispkg and importlib.util.find_spec(f"{package}.{info.name}.{submodule}") is not None:
+            found.append(f"{package}.{info.name}.{submodule}")
+    return tuple(sorted(found))
+
+
 class Registry(Generic[T]):
     """Name -> factory mapping for one kind of component.
 
     Args:
         kind: human name used in error messages ("policy", "suite", ...).
-        builtin_modules: modules whose import registers the built-in entries.
+        builtin_modules: modules whose import registers the built-in entries, or a callable returning them
+            (called on first use: discovery).
         entry_point_group: optional ``importlib.metadata`` group for third-party plugins.
     """
 
-    def __init__(self, kind: str, builtin_modules: tuple[str, ...] = (), entry_point_group: str | None = None):
+    def __init__(
+        self,
+        kind: str,
+        builtin_modules: tuple[str, ...] | Callable[[], tuple[str, ...]] = (),
+        entry_point_group: str | None = None,
+    ):
         self.kind = kind
         self._builtin_modules = builtin_modules
         self._entry_point_group = entry_point_group
@@ -50,7 +75,8 @@ class Registry(Generic[T]):
             return
         self._loaded = True
         plugins = [m.strip() for m in os.environ.get("HARNESS_PLUGINS", "").split(",") if m.strip()]
-        for module in (*self._builtin_modules, *plugins):
+        builtins = self._builtin_modules() if callable(self._builtin_modules) else self._builtin_modules
+        for module in (*builtins, *plugins):
             try:
                 importlib.import_module(module)
             except ImportError as exc:
@@ -85,14 +111,10 @@ class Registry(Generic[T]):
         return iter(self.names())
 
 
-POLICIES: Registry = Registry(
-    "policy", ("policies.baselines", "policies.expert", "policies.diffusion", "policies.baku"), "harness.policies"
-)
-PLANNERS: Registry = Registry("planner", ("planners.direct", "planners.vla", "planners.wm_topk"), "harness.planners")
-WORLD_MODELS: Registry = Registry("world model", ("world_models.lac_wm", "world_models.eac_wm"), "harness.world_models")
-SUITES: Registry = Registry("suite", ("tasks.libero.suites", "tasks.simpler.suites"), "harness.suites")
+POLICIES: Registry = Registry("policy", lambda: discover("policies"), "harness.policies")
+PLANNERS: Registry = Registry("planner", lambda: discover("planners"), "harness.planners")
+WORLD_MODELS: Registry = Registry("world model", lambda: discover("world_models"), "harness.world_models")
+SUITES: Registry = Registry("suite", lambda: discover("tasks", "suites"), "harness.suites")
 TRAINABLES: Registry = Registry(
-    "trainable",
-    ("policies.diffusion", "policies.baku", "world_models.frame_ae", "world_models.lac_wm", "world_models.eac_wm"),
-    "harness.trainables",
+    "trainable", lambda: discover("policies") + discover("world_models"), "harness.trainables"
 )

@@ -78,6 +78,7 @@ def build_toy_suite() -> SimSuite:
         description="2-D point reaching (test only)",
         headline="success_once",
         default_policy="greedy",
+        embodiment="point",
         load_tasks=_toy_tasks,
         build_env=lambda task, **kw: ToyReachEnv(task),
     )
