@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import EpisodeError, HarnessError
+from harness.rollout import RolloutState, rollout
 from harness.goals import Goals, embedding_distance, goal_metrics
 from harness.protocols import EpisodeSpec, Planner, Policy, TaskEnv, WorldModel
 
@@ -31,43 +31,6 @@ def strip_timing(record: dict[str, Any]) -> dict[str, Any]:
             {k: v for k, v in stats.items() if not k.endswith(PLAN_TIMING_SUFFIX)} for stats in out["plan_log"]
         ]
     return out
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and (if imported) torch global RNGs for one episode."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch = __import__("sys").modules.get("torch")
-    if torch is not None:
-        torch.manual_seed(seed)
-
-
-def validate_chunk(actions: Any, episode: EpisodeSpec, out_of_range: str) -> tuple[np.ndarray, np.ndarray]:
-    """Check a policy chunk: shape [H, Da] (or [Da]), finite, within bounds.
-
-    Returns (chunk float32 [H, Da], bool [H] rows that were clipped). Raises EpisodeError.
-    """
-    task = episode.task
-    try:
-        chunk = np.asarray(actions, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise EpisodeError(f"policy returned a non-numeric action ({type(actions).__name__})") from exc
-    if chunk.ndim == 1:
-        chunk = chunk[None]
-    if chunk.ndim != 2 or chunk.shape[1] != task.action_dim or chunk.shape[0] == 0:
-        raise EpisodeError(
-            f"policy returned actions of shape {tuple(np.shape(actions))}, expected [H, {task.action_dim}]"
-        )
-    if not np.all(np.isfinite(chunk)):
-        raise EpisodeError("policy returned non-finite actions (NaN or inf)")
-    low = np.asarray(task.action_low, dtype=np.float32)
-    high = np.asarray(task.action_high, dtype=np.float32)
-    outside = np.any((chunk < low) | (chunk > high), axis=1)
-    if outside.any():
-        if out_of_range == "fail":
-            raise EpisodeError(f"policy returned out-of-range actions (bounds {task.action_low}..{task.action_high})")
-        chunk = np.clip(chunk, low, high)
-    return chunk, outside
 
 
 def blank_record(episode: EpisodeSpec, error: str | None = None) -> dict[str, Any]:
@@ -92,12 +55,6 @@ def blank_record(episode: EpisodeSpec, error: str | None = None) -> dict[str, An
     }
 
 
-def _track_metrics(info: dict[str, Any], once: dict[str, bool]) -> None:
-    for key, value in info.items():
-        if key != "success" and isinstance(value, (bool, np.bool_)):
-            once[key] = once.get(key, False) or bool(value)
-
-
 def run_episode(
     env: TaskEnv,
     policy: Policy,
@@ -119,79 +76,95 @@ def run_episode(
     Each decision's planner stats go to ``record["plan_log"]``.
     """
     record = blank_record(episode)
-    frames: list[np.ndarray] = []
-    once: dict[str, bool] = {}
-    last_info: dict[str, Any] = {}
+    video = VideoHook(env) if video_path is not None else None
+    distances = SubgoalDistanceHook(goals, world_model) if goals is not None and world_model is not None else None
+    hooks: list[Any] = [h for h in (video, distances) if h is not None]
+
+    def decide(obs: dict[str, Any], steps: int) -> np.ndarray:
+        goal = goals.target(steps) if goals is not None else None
+        t_plan = time.perf_counter()
+        plan = planner.plan(obs, goal, policy, world_model)
+        if plan.stats:
+            record.setdefault("plan_log", []).append({**plan.stats, "time_s": round(time.perf_counter() - t_plan, 4)})
+        return plan.actions
+
+    state = RolloutState()
     t0 = time.perf_counter()
-    stage = "simulator"
     try:
-        seed_everything(episode.seed)
-        obs = env.reset(episode.init_index, episode.seed, episode.split)
-        seed_everything(episode.seed)  # some envs (LIBERO) reseed global NumPy inside reset
-        record["reset_s"] = round(time.perf_counter() - t0, 4)
-        stage = "policy"
-        policy.reset(episode)
-        planner.reset(episode)
-        observe = getattr(policy, "observe", None)  # policies with observation history see every step
-        if video_path is not None:
-            frames.append(env.render_frame(obs))  # type: ignore[attr-defined]
-        done = False
-        while not done:
-            stage = "policy"
-            goal = goals.target(record["steps"]) if goals is not None else None
-            t_plan = time.perf_counter()
-            plan = planner.plan(obs, goal, policy, world_model)
-            plan_s = time.perf_counter() - t_plan
-            chunk, clipped = validate_chunk(plan.actions, episode, out_of_range)
-            record["decisions"] += 1
-            if plan.stats:
-                record.setdefault("plan_log", []).append({**plan.stats, "time_s": round(plan_s, 4)})
-            for action, was_clipped in zip(chunk, clipped, strict=True):
-                stage = "simulator"
-                obs, last_info = env.step(action)
-                record["steps"] += 1
-                if observe is not None:
-                    stage = "policy"
-                    observe(obs)
-                    stage = "simulator"
-                record["clipped_steps"] += int(was_clipped)
-                _track_metrics(last_info, once)
-                if goals is not None and world_model is not None:
-                    due = goals.reached(record["steps"])
-                    if due is not None:
-                        goals.distances.append(embedding_distance(world_model, obs["agentview_rgb"], due))
-                if video_path is not None:
-                    frames.append(env.render_frame(obs))  # type: ignore[attr-defined]
-                if last_info.get("success"):
-                    record["success_once"] = True
-                    if stop_on_success:
-                        done = True
-                        break
-                if record["steps"] >= max_steps:
-                    done = True
-                    break
-        record["success_at_end"] = bool(last_info.get("success", False))
-        metrics = {f"{k}_once": v for k, v in once.items()}
-        metrics.update({f"{k}_at_end": bool(v) for k, v in last_info.items() if k in once})
+        rollout(
+            env,
+            episode,
+            decide,
+            (policy, planner),
+            max_steps,
+            stop_on_success,
+            out_of_range,
+            hooks,
+            getattr(policy, "observe", None),  # policies with observation history see every step
+            state,
+        )
+        record["success_once"] = state.success_once
+        record["success_at_end"] = bool(state.info.get("success", False))
+        metrics: dict[str, Any] = {f"{k}_once": v for k, v in state.flags_once.items()}
+        metrics.update({f"{k}_at_end": bool(v) for k, v in state.info.items() if k in state.flags_once})
         if hasattr(env, "final_metrics"):
             metrics.update(env.final_metrics())  # type: ignore[attr-defined]
         if goals is not None:
-            metrics.update(goal_metrics(goals, world_model, obs["agentview_rgb"]))
+            metrics.update(goal_metrics(goals, world_model, state.obs["agentview_rgb"]))
         record["metrics"] = metrics
     except HarnessError:
         raise
     except EpisodeError as exc:
         record["error"] = f"policy: {exc}"
     except Exception as exc:  # noqa: BLE001 - any fault inside the episode is recorded, not fatal
-        record["error"] = f"{stage}: {type(exc).__name__}: {exc}"
+        record["error"] = f"{state.stage}: {type(exc).__name__}: {exc}"
+    record.update(
+        steps=state.steps, decisions=state.decisions, clipped_steps=state.clipped_steps, reset_s=state.reset_s
+    )
     if record["error"] is not None:
         record["success_once"] = record["success_at_end"] = False
     record["success"] = bool(record[headline])
     record["wall_s"] = round(time.perf_counter() - t0, 4)
-    if video_path is not None and frames:
+    if video is not None and video.frames:
         record["video"] = video_path.name
-        write_video(video_path, frames, video_fps)
+        write_video(video_path, video.frames, video_fps)
     return record
+
+
+class VideoHook:
+    """Keeps the env's video frame after reset and after every step."""
+
+    def __init__(self, env: TaskEnv):
+        self.env, self.frames = env, []
+
+    def on_reset(self, obs: dict[str, Any]) -> None:
+        self.frames.append(self.env.render_frame(obs))  # type: ignore[attr-defined]
+
+    def before_step(self, obs: dict[str, Any], action: np.ndarray) -> None:
+        pass
+
+    def after_step(self, obs: dict[str, Any], info: dict[str, Any], steps: int) -> bool:
+        self.frames.append(self.env.render_frame(obs))  # type: ignore[attr-defined]
+        return False
+
+
+class SubgoalDistanceHook:
+    """At each subgoal's time, the world-model distance between the frame reached and that subgoal."""
+
+    def __init__(self, goals: Goals, world_model: WorldModel):
+        self.goals, self.world_model = goals, world_model
+
+    def on_reset(self, obs: dict[str, Any]) -> None:
+        pass
+
+    def before_step(self, obs: dict[str, Any], action: np.ndarray) -> None:
+        pass
+
+    def after_step(self, obs: dict[str, Any], info: dict[str, Any], steps: int) -> bool:
+        due = self.goals.reached(steps)
+        if due is not None:
+            self.goals.distances.append(embedding_distance(self.world_model, obs["agentview_rgb"], due))
+        return False
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:

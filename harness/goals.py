@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from harness.protocols import EpisodeSpec, Policy, TaskEnv, WorldModel
+from harness.rollout import rollout
 
 GOAL_MODES = ("none", "subgoals", "final")
 
@@ -43,26 +44,37 @@ class Goals:
         return self.frames[steps_done // self.every - 1]
 
 
+class GoalFrameRecorder:
+    """Rollout hook: keeps the camera frame every ``every`` steps; ends the demonstration at the first
+    multiple of ``every`` at or after success (so the last subgoal shows the task done)."""
+
+    def __init__(self, every: int):
+        self.every, self.frames, self.success = every, [], False
+
+    def on_reset(self, obs: dict[str, Any]) -> None:
+        pass
+
+    def before_step(self, obs: dict[str, Any], action: np.ndarray) -> None:
+        pass
+
+    def after_step(self, obs: dict[str, Any], info: dict[str, Any], steps: int) -> bool:
+        self.success = self.success or bool(info.get("success"))
+        if steps % self.every == 0:
+            self.frames.append(np.asarray(obs["agentview_rgb"]).copy())
+            return self.success
+        return False
+
+
 def record_expert_goals(
     env: TaskEnv, expert: Policy, episode: EpisodeSpec, every: int, max_steps: int, mode: str
 ) -> Goals:
-    """Roll the expert out from ``episode``'s init state; the caller resets the env again afterwards."""
-    obs = env.reset(episode.init_index, episode.seed, episode.split)
-    expert.reset(episode)
-    frames: list[np.ndarray] = []
-    steps, success, done = 0, False, False
-    while not done:
-        for action in expert.act(obs):
-            obs, info = env.step(np.asarray(action, dtype=np.float32))
-            steps += 1
-            success = success or bool(info.get("success"))
-            if steps % every == 0:
-                frames.append(np.asarray(obs["agentview_rgb"]).copy())
-            if steps >= max_steps or (success and steps % every == 0):
-                done = True
-                break
-    final = np.asarray(obs["agentview_rgb"]).copy()
-    return Goals(frames=frames, every=every, final=final, demo_success=success, mode=mode)
+    """Roll the expert out from ``episode``'s scene through the shared rollout loop; the caller resets
+    the env again afterwards."""
+    recorder = GoalFrameRecorder(every)
+    decide = lambda obs, steps: expert.act(obs)  # noqa: E731
+    state = rollout(env, episode, decide, (expert,), max_steps, False, "clip", (recorder,))
+    final = np.asarray(state.obs["agentview_rgb"]).copy()
+    return Goals(frames=recorder.frames, every=every, final=final, demo_success=recorder.success, mode=mode)
 
 
 def embedding_distance(world_model: WorldModel, frame: np.ndarray, goal: np.ndarray) -> float:

@@ -12,7 +12,7 @@ from scipy.spatial.transform import Rotation
 
 from harness.data.features import DERIVED_KEYS, proprio_features, resize_image
 from harness.data.hdf5_io import Demo
-from harness.episode import seed_everything, validate_chunk
+from harness.rollout import rollout as run_rollout
 from harness.protocols import EpisodeSpec, Policy, TaskEnv
 
 
@@ -27,44 +27,66 @@ def pose7_to_matrix(pose: np.ndarray, quat_order: str) -> np.ndarray:
     return out
 
 
+class DemoRecorder:
+    """Rollout hook that keeps, before every action, the simulator state, the observation, the end-effector
+    and object poses and the action; after it, the goal predicates (or the success flag)."""
+
+    def __init__(self, env: TaskEnv):
+        self.env = env
+        self.rec: dict[str, Any] = {"actions": [], "states": [], "obs": [], "ee_pose": [], "objects": {}, "progress": []}
+
+    def on_reset(self, obs: dict[str, Any]) -> None:
+        pass
+
+    def before_step(self, obs: dict[str, Any], action: np.ndarray) -> None:
+        priv = obs["privileged"]
+        self.rec["states"].append(self.env.get_state())  # type: ignore[attr-defined]
+        self.rec["obs"].append({k: v for k, v in obs.items() if k not in ("privileged", "instruction")})
+        self.rec["ee_pose"].append(priv["ee_pose"])
+        for name, pose in priv["objects"].items():
+            self.rec["objects"].setdefault(name, []).append(pose)
+        self.rec["actions"].append(action)
+
+    def after_step(self, obs: dict[str, Any], info: dict[str, Any], steps: int) -> bool:
+        goal_progress = getattr(self.env, "goal_progress", None)
+        self.rec["progress"].append(goal_progress() if goal_progress else [bool(info["success"])])
+        return False
+
+
+class _StepTimer:
+    """Rollout hook that adds up the seconds spent in ``env.step`` (between before_step and after_step)."""
+
+    def __init__(self) -> None:
+        self.total, self._t = 0.0, 0.0
+
+    def on_reset(self, obs: dict[str, Any]) -> None:
+        pass
+
+    def before_step(self, obs: dict[str, Any], action: np.ndarray) -> None:
+        self._t = time.perf_counter()
+
+    def after_step(self, obs: dict[str, Any], info: dict[str, Any], steps: int) -> bool:
+        self.total += time.perf_counter() - self._t
+        return False
+
+
 def rollout(
     env: TaskEnv, policy: Policy, episode: EpisodeSpec, max_steps: int, stop_on_success: bool, headline: str
 ) -> dict[str, Any]:
-    """Run one episode, recording what a demo file needs.
+    """Run one episode through the shared rollout loop, recording what a demo file needs.
 
     Returns a dict: success (headline), steps, actions [T, Da], states [T, Ds] (before each action),
     obs list (T observation dicts, images only if the env renders), ee_pose [T, 7], objects {name: [T, 7]},
     progress [T, G] (goal predicates / success flags after each action), step_s (seconds in env.step).
     """
-    seed_everything(episode.seed)
-    obs = env.reset(episode.init_index, episode.seed, episode.split)
-    seed_everything(episode.seed)  # LIBERO reseeds global NumPy inside reset
-    policy.reset(episode)
-    rec: dict[str, Any] = {"actions": [], "states": [], "obs": [], "ee_pose": [], "objects": {}, "progress": []}
-    success_once, info, step_s = False, {"success": False}, 0.0
-    done = False
-    while not done:
-        chunk, _ = validate_chunk(policy.act(obs), episode, "clip")
-        for action in chunk:
-            priv = obs["privileged"]
-            rec["states"].append(env.get_state())  # type: ignore[attr-defined]
-            rec["obs"].append({k: v for k, v in obs.items() if k not in ("privileged", "instruction")})
-            rec["ee_pose"].append(priv["ee_pose"])
-            for name, pose in priv["objects"].items():
-                rec["objects"].setdefault(name, []).append(pose)
-            rec["actions"].append(action)
-            t = time.perf_counter()
-            obs, info = env.step(action)
-            step_s += time.perf_counter() - t
-            progress = env.goal_progress() if hasattr(env, "goal_progress") else [bool(info["success"])]  # type: ignore[attr-defined]
-            rec["progress"].append(progress)
-            success_once |= bool(info["success"])
-            if (stop_on_success and info["success"]) or len(rec["actions"]) >= max_steps:
-                done = True
-                break
-    rec["success"] = success_once if headline == "success_once" else bool(info["success"])
-    rec["steps"] = len(rec["actions"])
-    rec["step_s"] = step_s
+    recorder, timer = DemoRecorder(env), _StepTimer()
+    decide = lambda obs, steps: policy.act(obs)  # noqa: E731
+    state = run_rollout(env, episode, decide, (policy,), max_steps, stop_on_success, "clip", (timer, recorder))
+    rec = recorder.rec
+    at_end = bool(state.info.get("success", False))
+    rec["success"] = state.success_once if headline == "success_once" else at_end
+    rec["steps"] = state.steps
+    rec["step_s"] = timer.total
     return rec
 
 

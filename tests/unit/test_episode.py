@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from harness.episode import run_episode, validate_chunk
+from harness.episode import run_episode
+from harness.rollout import validate_chunk
 from harness.errors import EpisodeError
 from harness.plan_episodes import episode_seed, make_episodes
 from harness.registry import PLANNERS, POLICIES, SUITES

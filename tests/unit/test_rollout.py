@@ -1,0 +1,68 @@
+"""The shared rollout loop: stopping rules, observe after every step, hooks, and expert goal frames."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.goals import GoalFrameRecorder
+from harness.plan_episodes import make_episodes
+from harness.registry import POLICIES, SUITES
+from harness.rollout import RolloutState, rollout
+
+
+class CountingHook:
+    def __init__(self, stop_at: int | None = None):
+        self.resets, self.before, self.after, self.stop_at = 0, 0, [], stop_at
+
+    def on_reset(self, obs):  # noqa: ANN001
+        self.resets += 1
+
+    def before_step(self, obs, action):  # noqa: ANN001
+        self.before += 1
+
+    def after_step(self, obs, info, steps):  # noqa: ANN001
+        self.after.append(steps)
+        return steps == self.stop_at
+
+
+def _setup():  # type: ignore[no-untyped-def]
+    suite = SUITES.build("toy_reach")
+    task = suite.tasks()[0]
+    return suite.make_env(task), make_episodes([task], 1, 0)[0]
+
+
+def test_stops_at_max_steps_at_success_or_when_a_hook_asks():
+    env, episode = _setup()
+    still = lambda obs, steps: np.zeros((3, 2), np.float32)  # noqa: E731 - never reaches the goal
+    hook, seen = CountingHook(), []
+    state = rollout(env, episode, still, (), 10, True, hooks=(hook,), observe=seen.append)
+    assert state.steps == 10 and state.decisions == 4 and not state.success_once  # 3 + 3 + 3 + 1
+    assert hook.resets == 1 and hook.before == 10 and hook.after == list(range(1, 11)) and len(seen) == 10
+    stopper = CountingHook(stop_at=4)
+    assert rollout(env, episode, still, (), 10, True, hooks=(stopper,)).steps == 4
+    greedy = POLICIES.build("greedy")
+    state = rollout(env, episode, lambda obs, steps: greedy.act(obs), (greedy,), 200, True)
+    assert state.success_once and state.info["success"] and state.steps < 200  # stopped at the first success
+    assert state.flags_once == {"moved": True}
+
+
+def test_errors_name_the_stage_that_failed():
+    env, episode = _setup()
+    state = RolloutState()
+
+    def bad(obs, steps):  # noqa: ANN001
+        raise RuntimeError("boom")
+
+    try:
+        rollout(env, episode, bad, (), 5, True, state=state)
+    except RuntimeError:
+        pass
+    assert state.stage == "policy"
+
+
+def test_goal_frames_every_p_steps_until_a_multiple_of_p_after_success():
+    env, episode = _setup()
+    greedy = POLICIES.build("greedy")
+    recorder = GoalFrameRecorder(every=4)
+    state = rollout(env, episode, lambda obs, steps: greedy.act(obs), (greedy,), 200, False, hooks=(recorder,))
+    assert recorder.success and state.steps % 4 == 0 and len(recorder.frames) == state.steps // 4
