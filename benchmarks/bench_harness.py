@@ -25,8 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.episode import run_episode  # noqa: E402
-from harness.plan_episodes import make_episodes  # noqa: E402
+from harness.engine.episode import run_episode  # noqa: E402
+from harness.engine.episodes import make_episodes  # noqa: E402
 from harness.registry import PLANNERS, POLICIES, SUITES  # noqa: E402
 
 

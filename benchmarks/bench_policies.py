@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.data.dataset import NormStats  # noqa: E402
-from harness.nn.chunk_policy import ChunkPolicyRuntime  # noqa: E402
-from harness.plan_episodes import make_episodes  # noqa: E402
+from harness.policy.chunk_policy import ChunkPolicyRuntime  # noqa: E402
+from harness.engine.episodes import make_episodes  # noqa: E402
 from harness.protocols import TaskSpec  # noqa: E402
 from harness.registry import POLICIES, TRAINABLES  # noqa: E402
 

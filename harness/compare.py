@@ -11,7 +11,7 @@ every pair of planners (raw p and Holm-adjusted p over the pairs of each table),
 in OUT/<suite>/compare-<time>/.
 
 ``--merge DIR...`` pools batches (e.g. made with ``--first-episode``) into one report. Per planner, every
-batch must have the same run identity (``harness.comparability``: suite, headline, tasks and their max steps,
+batch must have the same run identity (``harness.analysis.comparability``: suite, headline, tasks and their max steps,
 policy, checkpoint content hash, planner options N / k / p, world model and its checkpoint hash, goal mode,
 out-of-range handling) *and the same run seed*, so that the merged episodes are exactly those of one run over
 the union of episode numbers; only ``--first-episode`` and ``--episodes-per-task`` may differ.
@@ -29,14 +29,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.atomic_io import write_json_atomic
-from harness.comparability import identity_from_manifest, identity_mismatches
+from harness.engine.atomic_io import write_json_atomic
+from harness.analysis.comparability import identity_from_manifest, identity_mismatches
 from harness.config import EvalConfig, OneLineParser, parser_for
 from harness.errors import HarnessError, cli_entry
 from harness.eval import evaluate, prepare
 from harness.registry import SUITES
-from harness.results import RunStore
-from harness.stats import holm_adjust, mcnemar_exact, wilson_interval
+from harness.engine.results import RunStore
+from harness.analysis.stats import holm_adjust, mcnemar_exact, wilson_interval
 
 
 

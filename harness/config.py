@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from harness.errors import HarnessError
-from harness.goals import GOAL_MODES
+from planners.goals import GOAL_MODES
 from harness.protocols import PlannerOptions
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.manifest import PROJECT_ROOT
+from harness.engine.manifest import PROJECT_ROOT
 
 
 def resolve_policy(suite: Any, policy: str | None, checkpoint: str | None) -> tuple[str, str | None]:

@@ -12,19 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.comparability import identity_from_manifest
+from harness.analysis.comparability import identity_from_manifest
 from harness.config import EvalConfig, parse_eval_args
 from harness.defaults import resolve_policy
 from harness.errors import cli_entry
-from harness.manifest import environment_info, git_info, package_versions
-from harness.plan_episodes import make_episodes
-from harness.planning import build_world_model, check_planner_setup, unused_options
+from harness.engine.manifest import environment_info, git_info, package_versions
+from harness.engine.episodes import make_episodes
+from planners.setup import build_world_model, check_planner_setup, unused_options
 from harness.protocols import EpisodeSpec, TaskSpec
 from harness.registry import PLANNERS, POLICIES, SUITES
-from harness.scenes import check_no_training_scenes
-from harness.report import print_summary_table
-from harness.results import RunStore, summarize
-from harness.workers import RunContext, run_episodes
+from harness.engine.scenes import check_no_training_scenes
+from harness.analysis.report import print_summary_table
+from harness.engine.results import RunStore, summarize
+from harness.engine.workers import RunContext, run_episodes
 
 RESUME_KEEPS = {"workers", "progress", "resume"}  # flags that may change on --resume
 

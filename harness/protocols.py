@@ -53,7 +53,7 @@ class EpisodeSpec:
 
     @property
     def scene(self) -> str:
-        """Scene id, e.g. ``put_carrot_on_plate#eval3`` (see harness.scenes)."""
+        """Scene id, e.g. ``put_carrot_on_plate#eval3`` (see harness.engine.scenes)."""
         return f"{self.task.name}#{self.split}{self.init_index}"
 
     @property
@@ -70,7 +70,7 @@ class TaskEnv(Protocol):
     def reset(self, init_index: int, seed: int, split: str = "eval") -> dict[str, Any]:
         """Reset to evaluation scene ``init_index`` (split "eval": the suite's fixed init state /
         configuration) or to training scene ``init_index`` (split "train": sampled from the same placement
-        distribution with seeds disjoint from evaluation; see harness.scenes); settle steps included.
+        distribution with seeds disjoint from evaluation; see harness.engine.scenes); settle steps included.
         Returns the obs dict."""
 
     def step(self, action: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -128,7 +128,7 @@ class PlanResult:
 @dataclass(frozen=True)
 class PlannerOptions:
     """Planner flags as given on the command line (None: the planner's own default). Each planner reads only
-    the fields its ``Options`` dataclass declares (see harness.planning)."""
+    the fields its ``Options`` dataclass declares (see planners.setup)."""
 
     n_samples: int | None = None  # N candidate chunks drawn from the policy per decision
     top_k: int | None = None  # k best candidates averaged by wm_topk
@@ -157,7 +157,7 @@ class WorldModel(Protocol):
 @runtime_checkable
 class Planner(Protocol):
     """Chooses the chunk to execute from a policy (and optionally a world model). Declares ``Options``,
-    ``needs_world_model`` and ``needs_goal`` as class attributes (see harness.planning)."""
+    ``needs_world_model`` and ``needs_goal`` as class attributes (see planners.setup)."""
 
     needs_world_model: bool
     needs_goal: bool

@@ -1,7 +1,7 @@
 """``python -m harness.regress --baseline FILE --run RUN_DIR``: statistical regression check.
 
 Comparability (refused with exit 2 unless ``--allow-mismatch``, which prints a WARNING line and goes on):
-- both summaries must carry the run identity under ``"config"`` (``harness.comparability``). An older
+- both summaries must carry the run identity under ``"config"`` (``harness.analysis.comparability``). An older
   summary lacks it: regenerate it with ``python -m harness.eval --resume RUN_DIR`` (re-runs no finished
   episode, rewrites summary.json). A different suite is always refused.
 - headline metric, policy, checkpoint content hash, planner and its options (N, k, p, world-model
@@ -36,11 +36,11 @@ from typing import Any, Sequence
 from rich.console import Console
 from rich.table import Table
 
-from harness.comparability import identity_mismatches, sample_differences
+from harness.analysis.comparability import identity_mismatches, sample_differences
 from harness.config import OneLineParser
 from harness.errors import HarnessError, cli_entry
-from harness.results import RunStore
-from harness.stats import NonInferiority, non_inferiority, non_inferiority_task_mean
+from harness.engine.results import RunStore
+from harness.analysis.stats import NonInferiority, non_inferiority, non_inferiority_task_mean
 
 REGENERATE = "regenerate it with python -m harness.eval --resume RUN_DIR (runs no finished episode)"
 

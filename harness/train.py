@@ -19,16 +19,16 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.atomic_io import write_json_atomic
+from harness.engine.atomic_io import write_json_atomic
 from harness.config import OneLineParser
 from harness.errors import HarnessError, cli_entry
-from harness.manifest import environment_info, git_info, package_versions
+from harness.engine.manifest import environment_info, git_info, package_versions
 from harness.nn.checkpoint import CONFIG_FILE
-from harness.nn.chunk_policy import config_from_dict, config_to_dict
+from harness.policy.chunk_policy import config_from_dict, config_to_dict
 from harness.nn.text import resolve_text_encoder
 from harness.nn.training import STATE_FILE, TrainConfig, train
 from harness.registry import TRAINABLES
-from harness.scenes import training_scenes
+from harness.engine.scenes import training_scenes
 
 
 def _parse_value(text: str) -> Any:

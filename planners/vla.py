@@ -12,7 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.planning import resolve_options
+from planners.setup import resolve_options
 from harness.protocols import EpisodeSpec, Obs, PlannerOptions, PlanResult, Policy, WorldModel
 from harness.registry import PLANNERS
 

@@ -31,7 +31,7 @@ def run_dir_of(proc: subprocess.CompletedProcess) -> Path:
 
 def comparable(records: list[dict]) -> list[dict]:
     """Episode records without machine-dependent timing fields (nested ones too), in episode order."""
-    from harness.episode import strip_timing
+    from harness.engine.episode import strip_timing
 
     return [strip_timing(r) for r in sorted(records, key=lambda r: r["index"])]
 

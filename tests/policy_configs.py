@@ -23,7 +23,7 @@ INFO = {"action_dim": 7, "proprio_dim": 8, "num_views": 1, "quat_order": "wxyz"}
 
 def tiny_config(spec: Any) -> Any:
     """The spec's config dataclass with the shared tiny fields (+ its extras where listed)."""
-    from harness.nn.chunk_policy import config_from_dict, config_to_dict
+    from harness.policy.chunk_policy import config_from_dict, config_to_dict
 
     values = {**config_to_dict(spec.config_cls()), **SHARED, **EXTRA.get(spec.name, {})}
     return config_from_dict(spec.config_cls, values)

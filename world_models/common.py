@@ -14,7 +14,7 @@ from harness.data.features import resize_image
 from harness.data.normalize import meanstd_normalizer
 from harness.errors import HarnessError
 from harness.nn.checkpoint import load_checkpoint, load_state_into
-from harness.nn.chunk_policy import config_from_dict
+from harness.policy.chunk_policy import config_from_dict
 from harness.nn.lora import merge_lora
 from harness.nn.training import TrainData
 from world_models.frame_ae import FrameAutoencoder, to_float

@@ -24,9 +24,9 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from harness.config import OneLineParser
 from harness.data.hdf5_io import iter_demos, open_demo_file
 from harness.errors import HarnessError, cli_entry
-from harness.planning import build_world_model
+from planners.setup import build_world_model
 from harness.registry import SUITES
-from harness.scenes import check_no_training_scenes, scenes_of_file
+from harness.engine.scenes import check_no_training_scenes, scenes_of_file
 
 
 def image_metrics(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:

@@ -142,7 +142,7 @@ def trainable() -> Trainable:
 def load_frame_autoencoder(folder: str) -> FrameAutoencoder:
     """A trained, frozen frame autoencoder from its checkpoint folder."""
     from harness.nn.checkpoint import load_checkpoint, load_state_into
-    from harness.nn.chunk_policy import config_from_dict
+    from harness.policy.chunk_policy import config_from_dict
 
     ckpt = load_checkpoint(folder, component="world_model", name="frame_ae")
     model = FrameAutoencoder(config_from_dict(FrameAEConfig, ckpt.meta["config"]))

@@ -12,7 +12,7 @@ from scipy.spatial.transform import Rotation
 
 from harness.data.features import DERIVED_KEYS, proprio_features, resize_image
 from harness.data.hdf5_io import Demo
-from harness.rollout import rollout as run_rollout
+from harness.engine.rollout import rollout as run_rollout
 from harness.protocols import EpisodeSpec, Policy, TaskEnv
 
 

@@ -5,7 +5,7 @@
         --mimicgen --sources data/obj.hdf5
 
 Attempt a of task t runs on TRAINING scene first_scene + a (sampled from the task's placement distribution,
-never an evaluation scene; see harness.scenes) with seed SeedSequence([seed, t, a]); the
+never an evaluation scene; see harness.engine.scenes) with seed SeedSequence([seed, t, a]); the
 first ``--episodes`` successful attempts per task are kept, written in attempt order, so the same seed
 gives the same file whatever the worker count (demos are numbered task by task, in the order of --tasks).
 LIBERO attempts run without cameras and only successful ones are rendered, by replaying their saved states.
@@ -27,17 +27,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.atomic_io import append_line_atomic, read_jsonl, write_json_atomic
+from harness.engine.atomic_io import append_line_atomic, read_jsonl, write_json_atomic
 from harness.config import OneLineParser
 from harness.data.collect import rollout, to_demo
 from harness.data.hdf5_io import DemoWriter, open_demo_file
 from harness.errors import HarnessError, cli_entry
-from harness.manifest import environment_info, git_info, package_versions
-from harness.plan_episodes import episode_seed
+from harness.engine.manifest import environment_info, git_info, package_versions
+from harness.engine.episodes import episode_seed
 from harness.protocols import EpisodeSpec, TaskSpec
 from harness.registry import POLICIES, SUITES
-from harness.scenes import EVAL, SPLITS, TRAIN
-from harness.workers import run_jobs
+from harness.engine.scenes import EVAL, SPLITS, TRAIN
+from harness.engine.workers import run_jobs
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from harness.atomic_io import fsync_dir, replace_atomic
+from harness.engine.atomic_io import fsync_dir, replace_atomic
 from harness.errors import HarnessError
 
 DEMO_PREFIX, CLIP_PREFIX = "demo_", "clip_"  # groups with actions / action-free clips

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from harness.atomic_io import write_json_atomic
+from harness.engine.atomic_io import write_json_atomic
 from harness.data.normalize import NormStats
 from harness.errors import HarnessError
 

@@ -22,7 +22,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import Dataset, default_collate
 from tqdm import tqdm
 
-from harness.atomic_io import append_line_atomic, read_jsonl
+from harness.engine.atomic_io import append_line_atomic, read_jsonl
 from harness.data.normalize import NormStats
 from harness.errors import HarnessError
 from harness.nn.checkpoint import save_checkpoint

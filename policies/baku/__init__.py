@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.nn.chunk_policy import register_chunk_policy
+from harness.policy.chunk_policy import register_chunk_policy
 from policies.baku.config import BakuConfig
 
 

@@ -13,7 +13,7 @@ from policies.baku.config import BakuConfig
 
 
 class BakuModel(nn.Module):
-    """Batch (see harness.nn.chunk_policy) -> MSE loss / chunks [n, Hz, Da]."""
+    """Batch (see harness.policy.chunk_policy) -> MSE loss / chunks [n, Hz, Da]."""
 
     def __init__(self, cfg: BakuConfig, info: dict[str, Any]):
         super().__init__()

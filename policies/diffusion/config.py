@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.errors import HarnessError
-from harness.nn.chunk_policy import ChunkPolicyConfig
+from harness.policy.chunk_policy import ChunkPolicyConfig
 
 
 @dataclass(frozen=True)

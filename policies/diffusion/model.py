@@ -28,7 +28,7 @@ def _schedulers(cfg: DiffusionConfig) -> tuple[Any, Any]:
 
 
 class DiffusionPolicyModel(nn.Module):
-    """Batch (see harness.nn.chunk_policy) -> noise-prediction loss / sampled chunks [n, Hz, Da]."""
+    """Batch (see harness.policy.chunk_policy) -> noise-prediction loss / sampled chunks [n, Hz, Da]."""
 
     def __init__(self, cfg: DiffusionConfig, info: dict[str, Any]):
         super().__init__()

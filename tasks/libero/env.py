@@ -66,7 +66,7 @@ class LiberoTaskEnv:
         ``seed`` (policy randomness) does not change the scene, and MuJoCo physics is deterministic.
         """
         from harness.errors import HarnessError
-        from harness.scenes import EVAL, TRAIN, TRAIN_SEED_BASE
+        from harness.engine.scenes import EVAL, TRAIN, TRAIN_SEED_BASE
 
         if split == EVAL:
             if not 0 <= init_index < len(self._init_states):

@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.engine.manifest import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BRIDGE = Path("data/tasks/bridge_v2_real2sim_dataset")
 STAGES = ("bridge_table_1_v1.glb", "bridge_table_1_v2.glb")
 STAGE_TOP_Z = 0.86  # metres; the height the scene's objects are spawned to rest on

@@ -79,7 +79,7 @@ class SimplerBridgeEnv:
         """``split="eval"``: SIMPLER's fixed configuration ``init_index`` (``episode_id``). ``split="train"``:
         training scene ``init_index``, placements sampled in the evaluation ranges but never an evaluation
         configuration (tasks/simpler/scenes.py). The seed does not change the scene once it is fixed."""
-        from harness.scenes import EVAL, TRAIN
+        from harness.engine.scenes import EVAL, TRAIN
 
         if split == EVAL:
             if not 0 <= init_index < self.spec.num_init_states:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.scenes import TRAIN_SEED_BASE
+from harness.engine.scenes import TRAIN_SEED_BASE
 
 YAW_JITTER_RAD = np.deg2rad(15.0)
 MIN_OFFSET_FROM_EVAL_M = 0.005

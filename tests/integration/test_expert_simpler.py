@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.episode import run_episode
-from harness.plan_episodes import make_episodes
+from harness.engine.episode import run_episode
+from harness.engine.episodes import make_episodes
 from harness.registry import PLANNERS, POLICIES, SUITES
 
 pytestmark = pytest.mark.sim

@@ -4,8 +4,8 @@ import json
 import os
 import stat
 
-from harness import atomic_io
-from harness.atomic_io import append_line_atomic, read_jsonl, write_json_atomic
+from harness.engine import atomic_io
+from harness.engine.atomic_io import append_line_atomic, read_jsonl, write_json_atomic
 
 
 def test_append_completes_short_writes(tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
 import hashlib
 from types import SimpleNamespace
 
-from harness.comparability import (
+from harness.analysis.comparability import (
     checkpoint_hash,
     identity_from_manifest,
     identity_mismatches,

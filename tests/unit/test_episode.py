@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from harness.episode import run_episode
-from harness.rollout import validate_chunk
+from harness.engine.episode import run_episode
+from harness.engine.rollout import validate_chunk
 from harness.errors import EpisodeError
-from harness.plan_episodes import episode_seed, make_episodes
+from harness.engine.episodes import episode_seed, make_episodes
 from harness.registry import PLANNERS, POLICIES, SUITES
 
 

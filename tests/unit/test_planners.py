@@ -8,11 +8,11 @@ import pytest
 
 from harness.compare import build_report, paired_tests, partial_metrics
 from harness.errors import HarnessError
-from harness.plan_episodes import make_episodes
+from harness.engine.episodes import make_episodes
 from harness.protocols import PlannerOptions, TaskSpec
 from harness.registry import PLANNERS
-from harness.stats import mcnemar_exact
-from harness.planning import check_planner_setup, unused_options
+from harness.analysis.stats import mcnemar_exact
+from planners.setup import check_planner_setup, unused_options
 from planners.wm_topk import select_top_k
 from policies.baselines import RandomPolicy
 from tests.plugins import MeanColourWorldModel

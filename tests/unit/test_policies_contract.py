@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from harness.errors import HarnessError
-from harness.plan_episodes import make_episodes
+from harness.engine.episodes import make_episodes
 from harness.registry import POLICIES, SUITES, TRAINABLES
 
 FAULTY = {"faulty_nan", "faulty_shape", "faulty_range", "faulty_raise", "crashing"}

@@ -109,7 +109,7 @@ def test_default_policy_uses_the_suites_shipped_checkpoint():
     from types import SimpleNamespace
 
     from harness.defaults import resolve_policy
-    from harness.manifest import PROJECT_ROOT
+    from harness.engine.manifest import PROJECT_ROOT
 
     suite = SimpleNamespace(default_policy="diffusion", default_checkpoint="policies/checkpoints/x")
     assert resolve_policy(suite, None, None) == ("diffusion", str(PROJECT_ROOT / "policies/checkpoints/x"))
@@ -134,7 +134,7 @@ def test_planner_flags_are_validated():
 
 
 def test_first_episode_starts_a_new_batch_of_distinct_episodes():
-    from harness.plan_episodes import make_episodes
+    from harness.engine.episodes import make_episodes
 
     task = SUITES.build("toy_reach").tasks()[0]
     first = make_episodes([task], 3, 0)

@@ -3,10 +3,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.comparability import run_identity
+from harness.analysis.comparability import run_identity
 from harness.errors import HarnessError
 from harness.regress import comparability_problems, compare, load_summary, split_alpha
-from harness.results import summarize
+from harness.engine.results import summarize
 
 CONFIG = {
     "suite": "toy_reach",
@@ -35,7 +35,7 @@ def _identity(tids, suite="toy_reach", **changes):
 
 
 def _summary(counts, suite="toy_reach", config=True, **changes):
-    """counts: {task_id: (successes, n)} -> a real summary built by harness.results.summarize."""
+    """counts: {task_id: (successes, n)} -> a real summary built by harness.engine.results.summarize."""
     records, index = [], 0
     for tid, (s, n) in counts.items():
         for i in range(n):
@@ -90,7 +90,7 @@ def test_alpha_is_split_between_overall_and_task_family():
     assert [r.alpha for r in rows] == [0.0125, 0.0125, 0.025]
     # task 0 (45/50 -> 34/50) was a regression at the old per-task level alpha / K = 0.025; at alpha / (2 K)
     # it is inconclusive: the other alpha / 2 goes to the overall test, family-wise error <= alpha
-    from harness.stats import non_inferiority
+    from harness.analysis.stats import non_inferiority
 
     assert non_inferiority(34, 50, 45, 50, 0.05, 0.025).verdict == "regression"
     assert rows[0].test.verdict == "inconclusive"
@@ -172,7 +172,7 @@ def test_cli_old_summary_and_task_subset(cli, tmp_path):
 
 
 def test_load_summary_accepts_a_run_dir(tmp_path):
-    from harness.results import RunStore
+    from harness.engine.results import RunStore
 
     store = RunStore.create(tmp_path, "toy_reach", "r", {"config": {}})
     store.write_summary(_summary({0: (1, 2)}))

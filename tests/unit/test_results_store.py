@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from harness.atomic_io import append_line_atomic, read_jsonl
+from harness.engine.atomic_io import append_line_atomic, read_jsonl
 from harness.errors import HarnessError
-from harness.results import RunStore, summarize
+from harness.engine.results import RunStore, summarize
 
 
 def _rec(index, task_id, success, steps=10, error=None, metrics=None):

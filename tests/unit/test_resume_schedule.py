@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from harness.atomic_io import read_jsonl
+from harness.engine.atomic_io import read_jsonl
 from harness.nn.checkpoint import load_checkpoint
 from harness.nn.training import LOG_FILE, TrainConfig, Trainable, TrainData, lr_factor, train
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.goals import GoalFrameRecorder
-from harness.plan_episodes import make_episodes
+from planners.goals import GoalFrameRecorder
+from harness.engine.episodes import make_episodes
 from harness.registry import POLICIES, SUITES
-from harness.rollout import RolloutState, rollout
+from harness.engine.rollout import RolloutState, rollout
 
 
 class CountingHook:

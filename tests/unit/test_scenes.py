@@ -12,7 +12,7 @@ import pytest
 
 from harness.data.hdf5_io import DemoWriter
 from harness.errors import HarnessError
-from harness.scenes import check_no_training_scenes, scenes_of_file, training_scenes
+from harness.engine.scenes import check_no_training_scenes, scenes_of_file, training_scenes
 from tasks.simpler.scenes import is_evaluation_config, sample_training_config
 from tests.tiny_data import tiny_demo, write_tiny_demos
 

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from harness.stats import (
+from harness.analysis.stats import (
     holm_adjust,
     newcombe_difference_interval,
     non_inferiority,

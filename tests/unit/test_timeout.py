@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from harness.workers import run_jobs
+from harness.engine.workers import run_jobs
 
 
 class SleepyRunner:

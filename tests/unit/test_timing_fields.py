@@ -3,9 +3,9 @@
 import itertools
 import types
 
-import harness.episode
-from harness.episode import run_episode, strip_timing
-from harness.plan_episodes import make_episodes
+import harness.engine.episode
+from harness.engine.episode import run_episode, strip_timing
+from harness.engine.episodes import make_episodes
 from harness.protocols import PlannerOptions
 from harness.registry import PLANNERS, POLICIES, SUITES
 
@@ -22,7 +22,7 @@ def test_sampling_planner_runs_are_identical_after_stripping(monkeypatch):
     records = []
     for speed in (1, 7):  # the second run's planner is "slower": its time_s values differ
         clock = itertools.count(0.0, 0.001 * speed)
-        monkeypatch.setattr(harness.episode, "time", types.SimpleNamespace(perf_counter=lambda c=clock: next(c)))
+        monkeypatch.setattr(harness.engine.episode, "time", types.SimpleNamespace(perf_counter=lambda c=clock: next(c)))
         records.append(_run(episode, task, suite))
     first, second = records
     assert first["error"] is None and first["decisions"] == 12

@@ -14,9 +14,9 @@ from torch.utils.data import default_collate
 
 from harness.errors import HarnessError
 from harness.nn.checkpoint import load_checkpoint, save_checkpoint
-from harness.nn.chunk_policy import config_to_dict
+from harness.policy.chunk_policy import config_to_dict
 from harness.nn.training import TrainConfig, train
-from harness.plan_episodes import make_episodes
+from harness.engine.episodes import make_episodes
 from harness.protocols import TaskSpec
 from harness.registry import POLICIES, TRAINABLES
 from tests.fixtures.make_golden import HERE as GOLDEN_DIR

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from harness.nn.checkpoint import load_checkpoint
-from harness.nn.chunk_policy import config_to_dict
+from harness.policy.chunk_policy import config_to_dict
 from harness.nn.lora import LoRALinear, add_lora, merge_lora
 from harness.nn.training import TrainConfig, train
 from harness.registry import TRAINABLES, WORLD_MODELS
@@ -144,7 +144,7 @@ def test_world_models_declare_their_robot(chain):
     """The review's M7: a pretraining checkpoint of two robots no longer silently drives the last one's encoder;
     an adapted checkpoint declares the robot of its adaptation data; a mismatch with the suite is refused."""
     from harness.errors import HarnessError
-    from harness.planning import build_world_model
+    from planners.setup import build_world_model
     from harness.registry import SUITES
 
     paths, _ = chain

@@ -6,7 +6,7 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.protocols import EpisodeSpec, TaskSpec
-from harness.scenes import EVAL
+from harness.engine.scenes import EVAL
 
 
 def episode_seed(run_seed: int, task_id: int, episode: int) -> int:

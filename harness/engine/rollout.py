@@ -1,5 +1,5 @@
-"""The one rollout loop every episode runs through: evaluation episodes (harness.episode), demonstration
-recording (harness.data.collect) and expert goal images (harness.goals).
+"""The one rollout loop every episode runs through: evaluation episodes (harness.engine.episode), demonstration
+recording (harness.data.collect) and expert goal images (planners.goals).
 
 Same seeding, validation and stopping rules everywhere: seed Python / NumPy / torch, reset the scene
 (``episode.split`` / ``episode.init_index``), seed again (LIBERO reseeds NumPy inside reset), reset the

@@ -12,10 +12,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
-from harness.atomic_io import append_line_atomic, read_jsonl, write_json_atomic
+from harness.engine.atomic_io import append_line_atomic, read_jsonl, write_json_atomic
 from harness.errors import HarnessError
-from harness.manifest import SCHEMA_VERSION
-from harness.stats import wilson_interval
+from harness.engine.manifest import SCHEMA_VERSION
+from harness.analysis.stats import wilson_interval
 
 
 class RunStore:
@@ -120,7 +120,7 @@ def summarize(
     """Per task, per suite and overall statistics. Errored episodes count as failures (and in ``errors``).
 
     ``success`` is the suite's headline metric (``success_once`` or ``success_at_end``). ``config`` is the
-    run's identity (``harness.comparability.run_identity``), stored under ``"config"`` so that
+    run's identity (``harness.analysis.comparability.run_identity``), stored under ``"config"`` so that
     ``harness.regress`` can tell whether two summaries are comparable.
     """
     recs = sorted(records, key=lambda r: r["index"])

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # harness/engine/manifest.py -> the project
 TRACKED_PACKAGES = (
     "robot-harness",
     "numpy",

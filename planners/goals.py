@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from harness.protocols import EpisodeSpec, Policy, TaskEnv, WorldModel
-from harness.rollout import rollout
+from harness.engine.rollout import rollout
 
 GOAL_MODES = ("none", "subgoals", "final")
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from harness.errors import EpisodeError, HarnessError
-from harness.rollout import RolloutState, rollout
-from harness.goals import Goals, embedding_distance, goal_metrics
+from harness.engine.rollout import RolloutState, rollout
+from planners.goals import Goals, embedding_distance, goal_metrics
 from harness.protocols import EpisodeSpec, Planner, Policy, TaskEnv, WorldModel
 
 # Fields of an episode record that depend on the machine, not on the episode (excluded from

@@ -21,11 +21,11 @@ from pathlib import Path
 from functools import partial
 from typing import Any, Callable, Iterator, Protocol
 
-from harness.episode import blank_record, run_episode
+from harness.engine.episode import blank_record, run_episode
 from harness.errors import HarnessError
 from harness.protocols import EpisodeSpec, PlannerOptions, TaskEnv
-from harness.goals import record_expert_goals
-from harness.planning import build_world_model
+from planners.goals import record_expert_goals
+from planners.setup import build_world_model
 from harness.registry import PLANNERS, POLICIES, SUITES
 
 

@@ -1,0 +1,1 @@
+"""Statistics and comparability of runs: intervals, paired tests, run identities, report tables."""

@@ -1,0 +1,1 @@
+"""The episode engine: the rollout loop, episodes and scenes, worker processes, the results store."""

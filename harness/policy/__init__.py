@@ -1,0 +1,1 @@
+"""What trained policies share at run time and for training: the chunk-policy runtime, config and data glue."""
