@@ -80,22 +80,6 @@ class TaskEnv(Protocol):
 
 
 @runtime_checkable
-class Suite(Protocol):
-    """A named list of tasks plus a way to build their envs."""
-
-    name: str
-    headline: str  # "success_once" or "success_at_end"
-    default_policy: str
-
-    def tasks(self) -> list[TaskSpec]: ...
-
-    def make_env(self, task: TaskSpec, **options: Any) -> TaskEnv: ...
-
-    def asset_notes(self) -> list[str]:
-        """Human-readable notes on stand-in assets used (empty if the original scene is used)."""
-
-
-@runtime_checkable
 class Policy(Protocol):
     """Maps observations to action chunks."""
 

@@ -1,6 +1,6 @@
 """Run directory: manifest.json, episodes.jsonl (append-only), summary.json, videos/.
 
-Layout: <out>/<suite>/<run_id>/ as in ARCHITECTURE.md. Summaries contain no timings, so an
+Layout: <out>/<suite>/<run_id>/ (see the README's run-directory table). Summaries contain no timings, so an
 interrupted-and-resumed run and an uninterrupted run with the same seed have identical summaries.
 """
 
