@@ -15,6 +15,7 @@ import numpy as np
 
 from harness.protocols import EpisodeSpec, Obs, TaskSpec
 from harness.registry import POLICIES, SUITES, WORLD_MODELS
+from policies.baselines import RandomPolicy
 from tasks.suite import SimSuite
 
 
@@ -129,6 +130,7 @@ class CrashingPolicy(GreedyPolicy):
 
 
 POLICIES.register("greedy")(lambda checkpoint=None: GreedyPolicy())
+POLICIES.register("random16")(lambda checkpoint=None: RandomPolicy(horizon=16))  # long enough chunks for planners
 for _fault in ("nan", "shape", "range", "raise"):
     POLICIES.register(f"faulty_{_fault}")(lambda checkpoint=None, _f=_fault: FaultyPolicy(_f))
 POLICIES.register("crashing")(lambda checkpoint=None: CrashingPolicy())

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.sim
 def test_compare_three_planners_on_simpler(tmp_path):
     proc = run_cli(
         "harness.compare",
-        "--suite", "simpler_bridge", "--tasks", "0", "--episodes-per-task", "2", "--policy", "random",
+        "--suite", "simpler_bridge", "--tasks", "0", "--episodes-per-task", "2", "--policy", "random16",
         "--planners", "vla_random,vla_mean,wm_topk", "--world-model", "mean_colour", "--wm-checkpoint", "none",
         "--n-samples", "6", "--top-k", "2", "--subgoal-every", "5", "--max-steps", "10", "--workers", "0",
         "--out", str(tmp_path), "--no-progress",
@@ -33,7 +33,7 @@ def test_compare_three_planners_on_simpler(tmp_path):
         assert len(records) == 2 and all(r["error"] is None for r in records), records
         episodes[planner] = {r["key"]: (r["seed"], r["init_index"]) for r in records}
         for r in records:
-            assert r["steps"] == 10 and len(r["plan_log"]) == r["decisions"] == 10  # random: 1-step chunks
+            assert r["steps"] == 10 and len(r["plan_log"]) == r["decisions"] == 2  # p = 5 of 16-step chunks
             assert r["metrics"]["goal_frames"] >= 1 and r["metrics"]["delta_f"] is not None
         manifest = json.loads((Path(run_dir) / "manifest.json").read_text())
         assert manifest["privileged"], "goal images from the expert must be declared privileged"

@@ -76,8 +76,9 @@ def test_stats_json_round_trip(tmp_path):
 
 
 def test_old_stats_files_keep_the_formulas_their_checkpoints_were_trained_with():
-    """The shipped LIBERO checkpoint (stats.json without "format") has constant rotation dims trained at -1."""
-    path = Path(__file__).resolve().parents[2] / "policies/checkpoints/libero_object_diffusion/stats.json"
+    """A LIBERO checkpoint's stats.json written before "format" existed (kept as a fixture: the checkpoint once
+    shipped in policies/checkpoints/libero_object_diffusion) has constant rotation dims trained at -1."""
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_stats_libero_object.json"
     old = NormStats.from_json(json.loads(path.read_text()))
     assert old.legacy and old.to_json()["format"] == 1
     const = old.action_max == old.action_min
