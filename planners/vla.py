@@ -12,8 +12,8 @@ from typing import ClassVar
 import numpy as np
 
 from harness.errors import HarnessError
-from planners.setup import resolve_options
-from harness.protocols import EpisodeSpec, Obs, PlannerOptions, PlanResult, Policy, WorldModel
+from planners.base import SamplingPlanner
+from harness.protocols import Obs, PlanResult, Policy, WorldModel
 from harness.registry import PLANNERS
 
 
@@ -23,7 +23,7 @@ def _check_steps(p: int) -> None:
 
 
 @PLANNERS.register("vla_random")
-class VlaRandom:
+class VlaRandom(SamplingPlanner):
     """Executes one policy sample for p steps."""
 
     @dataclass(frozen=True)
@@ -36,15 +36,6 @@ class VlaRandom:
     needs_world_model: ClassVar[bool] = False
     needs_goal: ClassVar[bool] = False
 
-    def __init__(self, options: PlannerOptions | None = None):
-        self.options = resolve_options(self.Options, options)
-        self._rng = np.random.default_rng(0)
-
-    def executed_steps(self) -> int:
-        return self.options.subgoal_every
-
-    def reset(self, episode: EpisodeSpec) -> None:
-        self._rng = np.random.default_rng([episode.seed, 1])
 
     def plan(self, obs: Obs, goal: np.ndarray | None, policy: Policy, world_model: WorldModel | None) -> PlanResult:
         chunk = policy.sample(obs, 1, self._rng)[0]  # [L, Da]
@@ -54,7 +45,7 @@ class VlaRandom:
 
 
 @PLANNERS.register("vla_mean")
-class VlaMean:
+class VlaMean(SamplingPlanner):
     """Executes the mean of N policy samples for p steps."""
 
     @dataclass(frozen=True)
@@ -70,15 +61,6 @@ class VlaMean:
     needs_world_model: ClassVar[bool] = False
     needs_goal: ClassVar[bool] = False
 
-    def __init__(self, options: PlannerOptions | None = None):
-        self.options = resolve_options(self.Options, options)
-        self._rng = np.random.default_rng(0)
-
-    def executed_steps(self) -> int:
-        return self.options.subgoal_every
-
-    def reset(self, episode: EpisodeSpec) -> None:
-        self._rng = np.random.default_rng([episode.seed, 1])  # the same candidate stream as wm_topk
 
     def plan(self, obs: Obs, goal: np.ndarray | None, policy: Policy, world_model: WorldModel | None) -> PlanResult:
         n, p = self.options.n_samples, self.options.subgoal_every

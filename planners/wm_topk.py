@@ -16,8 +16,8 @@ from typing import ClassVar
 import numpy as np
 
 from harness.errors import HarnessError
-from planners.setup import resolve_options
-from harness.protocols import EpisodeSpec, Obs, PlannerOptions, PlanResult, Policy, WorldModel
+from planners.base import SamplingPlanner
+from harness.protocols import Obs, PlanResult, Policy, WorldModel
 from harness.registry import PLANNERS
 
 
@@ -27,7 +27,7 @@ def select_top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 @PLANNERS.register("wm_topk")
-class WorldModelTopK:
+class WorldModelTopK(SamplingPlanner):
     @dataclass(frozen=True)
     class Options:
         n_samples: int = 64  # N candidate chunks per decision
@@ -45,15 +45,6 @@ class WorldModelTopK:
     needs_world_model: ClassVar[bool] = True
     needs_goal: ClassVar[bool] = True
 
-    def __init__(self, options: PlannerOptions | None = None):
-        self.options = resolve_options(self.Options, options)
-        self._rng = np.random.default_rng(0)
-
-    def executed_steps(self) -> int:
-        return self.options.subgoal_every
-
-    def reset(self, episode: EpisodeSpec) -> None:
-        self._rng = np.random.default_rng([episode.seed, 1])  # same candidate stream as vla_mean
 
     def plan(self, obs: Obs, goal: np.ndarray | None, policy: Policy, world_model: WorldModel | None) -> PlanResult:
         if world_model is None or goal is None:  # the setup check rules this out before a run starts

@@ -7,26 +7,9 @@ from harness.analysis.comparability import run_identity
 from harness.errors import HarnessError
 from harness.regress import comparability_problems, compare, load_summary, split_alpha
 from harness.engine.results import summarize
+from tests.unit.test_comparability import CONFIG as COMPARABILITY_CONFIG
 
-CONFIG = {
-    "suite": "toy_reach",
-    "tasks": None,
-    "policy": "greedy",
-    "checkpoint": None,
-    "planner": "direct",
-    "n_samples": 64,
-    "top_k": 5,
-    "subgoal_every": 8,
-    "world_model": None,
-    "wm_checkpoint": None,
-    "goal": "none",
-    "seed": 0,
-    "max_steps": None,
-    "episodes_per_task": 50,
-    "first_episode": 0,
-    "out_of_range": "clip",
-    "workers": 0,
-}
+CONFIG = {**COMPARABILITY_CONFIG, "tasks": None, "workers": 0}
 
 
 def _identity(tids, suite="toy_reach", **changes):

@@ -1,0 +1,29 @@
+"""What the planners that draw candidates from the policy share: their options, the executed horizon, and a
+candidate stream seeded by the episode (the same stream for every sampling planner, so vla_mean and wm_topk
+see the same candidates on the same episode)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from harness.protocols import EpisodeSpec, PlannerOptions
+from planners.setup import resolve_options
+
+
+class SamplingPlanner:
+    """Base of ``vla_random``, ``vla_mean`` and ``wm_topk`` (subclasses declare ``Options`` with ``subgoal_every``)."""
+
+    Options: ClassVar[type]
+
+    def __init__(self, options: PlannerOptions | None = None):
+        self.options: Any = resolve_options(self.Options, options)
+        self._rng = np.random.default_rng(0)
+
+    def executed_steps(self) -> int:
+        """p: env steps executed per decision (= the spacing of subgoal images)."""
+        return self.options.subgoal_every
+
+    def reset(self, episode: EpisodeSpec) -> None:
+        self._rng = np.random.default_rng([episode.seed, 1])
