@@ -37,7 +37,7 @@ class Goals:
             return self.final
         return self.frames[min(steps_done // self.every, len(self.frames) - 1)]
 
-    def reached(self, steps_done: int) -> np.ndarray | None:
+    def subgoal_due_at(self, steps_done: int) -> np.ndarray | None:
         """The subgoal due at exactly ``steps_done`` steps (None between subgoals / after the demo)."""
         if steps_done % self.every or steps_done // self.every > len(self.frames):
             return None

@@ -12,9 +12,9 @@ from typing import ClassVar
 import numpy as np
 
 from harness.errors import HarnessError
-from planners.base import SamplingPlanner
 from harness.protocols import Obs, PlanResult, Policy, WorldModel
 from harness.registry import PLANNERS
+from planners.base import SamplingPlanner
 
 
 def _check_steps(p: int) -> None:

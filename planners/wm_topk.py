@@ -16,9 +16,9 @@ from typing import ClassVar
 import numpy as np
 
 from harness.errors import HarnessError
-from planners.base import SamplingPlanner
 from harness.protocols import Obs, PlanResult, Policy, WorldModel
 from harness.registry import PLANNERS
+from planners.base import SamplingPlanner
 
 
 def select_top_k(scores: np.ndarray, k: int) -> np.ndarray:

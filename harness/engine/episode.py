@@ -161,7 +161,7 @@ class SubgoalDistanceHook:
         pass
 
     def after_step(self, obs: dict[str, Any], info: dict[str, Any], steps: int) -> bool:
-        due = self.goals.reached(steps)
+        due = self.goals.subgoal_due_at(steps)
         if due is not None:
             self.goals.distances.append(embedding_distance(self.world_model, obs["agentview_rgb"], due))
         return False
