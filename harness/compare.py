@@ -282,8 +282,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     fields = {f.name for f in dataclasses.fields(EvalConfig)}
     base = {k: v for k, v in vars(args).items() if k in fields}
     configs = {name: EvalConfig(**{**base, "planner": name}).validate() for name in planners}
-    for cfg in configs.values():
-        prepare(cfg)  # every planner's setup is checked before the first one runs
+    steps = {name: prepare(cfg).executed_steps for name, cfg in configs.items()}  # every setup checked first
+    if len({p for p in steps.values() if p is not None}) > 1:
+        shown = ", ".join(f"{name} p={p}" for name, p in steps.items())
+        raise HarnessError(f"planners would decide at different times ({shown}); pass one --subgoal-every")
     runs: dict[str, dict[str, dict[str, Any]]] = {}
     run_dirs: dict[str, str] = {}
     task_names: dict[int, str] = {}

@@ -26,7 +26,7 @@ from harness.analysis.report import print_summary_table
 from harness.engine.results import RunStore, summarize
 from harness.engine.workers import RunContext, run_episodes
 
-RESUME_KEEPS = {"workers", "progress", "resume"}  # flags that may change on --resume
+RESUME_KEEPS = {"workers", "progress", "resume", "allow_train_scenes"}  # flags that may change on --resume
 
 
 def _progress(total: int, initial: int, enabled: bool):  # type: ignore[no-untyped-def]
@@ -53,6 +53,7 @@ class PreparedRun:
     episodes: list[EpisodeSpec]
     scene_warnings: list[str]
     planner_options: dict[str, Any]  # the planner's resolved Options (defaults filled in)
+    executed_steps: int | None  # p: env steps per decision (None: the policy's own)
 
 
 def _resumed_config(cfg: EvalConfig, given: set[str]) -> tuple[EvalConfig, RunStore | None]:
@@ -66,6 +67,8 @@ def _resumed_config(cfg: EvalConfig, given: set[str]) -> tuple[EvalConfig, RunSt
         print(f"note: --resume uses the run's recorded config; ignoring {flags}", file=sys.stderr)
     recorded = store.manifest()["config"]
     keep = {"workers": cfg.workers, "progress": cfg.progress, "resume": cfg.resume}
+    if cfg.allow_train_scenes:  # a run recorded before checkpoints named their scenes can still be finished
+        keep["allow_train_scenes"] = True
     return EvalConfig.from_dict({**recorded, **keep}).validate(), store
 
 
@@ -94,7 +97,8 @@ def prepare(cfg: EvalConfig) -> PreparedRun:
         print(line, file=sys.stderr)
     workers = cfg.workers if cfg.workers is not None else suite.default_workers
     cfg = EvalConfig.from_dict({**cfg.to_dict(), "policy": policy_name, "checkpoint": checkpoint, "workers": workers})
-    return PreparedRun(cfg, suite, tasks, episodes, scene_warnings, dataclasses.asdict(planner.options))
+    options = dataclasses.asdict(planner.options)
+    return PreparedRun(cfg, suite, tasks, episodes, scene_warnings, options, planner.executed_steps())
 
 
 def _manifest(run: PreparedRun, argv: list[str]) -> dict[str, Any]:

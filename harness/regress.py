@@ -4,9 +4,9 @@ Comparability (refused with exit 2 unless ``--allow-mismatch``, which prints a W
 - both summaries must carry the run identity under ``"config"`` (``harness.analysis.comparability``). An older
   summary lacks it: regenerate it with ``python -m harness.eval --resume RUN_DIR`` (re-runs no finished
   episode, rewrites summary.json). A different suite is always refused.
-- headline metric, policy, checkpoint content hash, planner and its options (N, k, p, world-model
-  horizon), world model and its checkpoint hash, goal mode, out-of-range handling, and each shared task's
-  name and max steps must match.
+- headline metric, policy, checkpoint content hash, planner and its resolved options (N, k, p), world
+  model and its checkpoint hash, goal mode, held-out status (``--allow-train-scenes`` runs are not held-out),
+  out-of-range handling, and each shared task's name and max steps must match.
 - seed, episodes per task and first episode may differ: they pick other samples (episode seeds, init
   states) of the same distribution; the differences are printed as a note.
 - every baseline task must be in the run; ``--tasks-subset`` checks only the tasks both have (a partial

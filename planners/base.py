@@ -8,8 +8,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from harness.errors import EpisodeError
 from harness.protocols import EpisodeSpec, PlannerOptions
 from planners.setup import resolve_options
+
+DEFAULT_STEPS = 10  # p for every sampling planner: the same decision times, a multiple of the 5-step WM segment
 
 
 class SamplingPlanner:
@@ -27,3 +30,11 @@ class SamplingPlanner:
 
     def reset(self, episode: EpisodeSpec) -> None:
         self._rng = np.random.default_rng([episode.seed, 1])
+
+    def first_steps(self, samples: np.ndarray) -> np.ndarray:
+        """[N, L, Da] -> the first p steps [N, p, Da]; a policy that predicts fewer than p steps fails the
+        episode (an error, never a silently shorter decision)."""
+        p = self.options.subgoal_every
+        if samples.ndim != 3 or samples.shape[1] < p:
+            raise EpisodeError(f"policy sampled chunks of shape {samples.shape}; the planner executes p={p} steps")
+        return samples[:, :p]

@@ -33,13 +33,14 @@ class Goals:
     def target(self, steps_done: int) -> np.ndarray:
         """The goal for a decision taken after ``steps_done`` env steps: the subgoal that ends the current
         window of ``every`` steps (the demo's last frame once the demo has ended, or in ``final`` mode)."""
-        if self.mode == "final" or not self.frames:
+        window = steps_done // self.every
+        if self.mode == "final" or window >= len(self.frames):
             return self.final
-        return self.frames[min(steps_done // self.every, len(self.frames) - 1)]
+        return self.frames[window]
 
     def subgoal_due_at(self, steps_done: int) -> np.ndarray | None:
         """The subgoal due at exactly ``steps_done`` steps (None between subgoals / after the demo)."""
-        if steps_done % self.every or steps_done // self.every > len(self.frames):
+        if steps_done < self.every or steps_done % self.every or steps_done // self.every > len(self.frames):
             return None
         return self.frames[steps_done // self.every - 1]
 

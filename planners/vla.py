@@ -14,7 +14,7 @@ import numpy as np
 from harness.errors import HarnessError
 from harness.protocols import Obs, PlanResult, Policy, WorldModel
 from harness.registry import PLANNERS
-from planners.base import SamplingPlanner
+from planners.base import DEFAULT_STEPS, SamplingPlanner
 
 
 def _check_steps(p: int) -> None:
@@ -28,7 +28,7 @@ class VlaRandom(SamplingPlanner):
 
     @dataclass(frozen=True)
     class Options:
-        subgoal_every: int = 8  # p: env steps executed per decision
+        subgoal_every: int = DEFAULT_STEPS  # p: env steps executed per decision
 
         def validate(self) -> None:
             _check_steps(self.subgoal_every)
@@ -38,10 +38,9 @@ class VlaRandom(SamplingPlanner):
 
 
     def plan(self, obs: Obs, goal: np.ndarray | None, policy: Policy, world_model: WorldModel | None) -> PlanResult:
-        chunk = policy.sample(obs, 1, self._rng)[0]  # [L, Da]
-        p = self.options.subgoal_every
+        chunk = self.first_steps(policy.sample(obs, 1, self._rng))[0]  # [p, Da]
         stats = {"n": 1, "k": 1, "wm_calls": 0, "policy_calls": 1}
-        return PlanResult(actions=chunk[:p].astype(np.float32), stats=stats)
+        return PlanResult(actions=chunk.astype(np.float32), stats=stats)
 
 
 @PLANNERS.register("vla_mean")
@@ -51,7 +50,7 @@ class VlaMean(SamplingPlanner):
     @dataclass(frozen=True)
     class Options:
         n_samples: int = 64  # N
-        subgoal_every: int = 8  # p
+        subgoal_every: int = DEFAULT_STEPS  # p
 
         def validate(self) -> None:
             _check_steps(self.subgoal_every)
@@ -63,7 +62,7 @@ class VlaMean(SamplingPlanner):
 
 
     def plan(self, obs: Obs, goal: np.ndarray | None, policy: Policy, world_model: WorldModel | None) -> PlanResult:
-        n, p = self.options.n_samples, self.options.subgoal_every
-        samples = policy.sample(obs, n, self._rng)  # [N, L, Da]
+        n = self.options.n_samples
+        samples = self.first_steps(policy.sample(obs, n, self._rng))  # [N, p, Da]
         stats = {"n": n, "k": n, "wm_calls": 0, "policy_calls": 1}
-        return PlanResult(actions=samples[:, :p].mean(axis=0).astype(np.float32), stats=stats)
+        return PlanResult(actions=samples.mean(axis=0).astype(np.float32), stats=stats)

@@ -18,7 +18,7 @@ import numpy as np
 from harness.errors import HarnessError
 from harness.protocols import Obs, PlanResult, Policy, WorldModel
 from harness.registry import PLANNERS
-from planners.base import SamplingPlanner
+from planners.base import DEFAULT_STEPS, SamplingPlanner
 
 
 def select_top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -32,7 +32,7 @@ class WorldModelTopK(SamplingPlanner):
     class Options:
         n_samples: int = 64  # N candidate chunks per decision
         top_k: int = 5  # k best averaged
-        subgoal_every: int = 10  # p: executed steps = subgoal spacing (a multiple of the segment)
+        subgoal_every: int = DEFAULT_STEPS  # p: executed steps = subgoal spacing (a multiple of the segment)
 
         def validate(self) -> None:
             if self.subgoal_every < 1:
@@ -51,10 +51,9 @@ class WorldModelTopK(SamplingPlanner):
             raise HarnessError("planner wm_topk needs a world model and a goal image")
         opt = self.options
         p = opt.subgoal_every
-        samples = policy.sample(obs, opt.n_samples, self._rng)  # [N, L, Da]
-        if samples.shape[1] < p or p % world_model.segment:
-            raise HarnessError(f"wm_topk: p={p} needs chunks of >= p steps and a multiple of {world_model.segment}")
-        candidates = samples[:, :p]
+        candidates = self.first_steps(policy.sample(obs, opt.n_samples, self._rng))  # [N, p, Da]
+        if p % world_model.segment:  # the setup check rules this out before a run starts
+            raise HarnessError(f"wm_topk: p={p} must be a multiple of the world model's segment {world_model.segment}")
         t_wm = time.perf_counter()
         z_now = world_model.encode(np.asarray(obs["agentview_rgb"])[None])
         z_goal = world_model.encode(np.asarray(goal)[None])

@@ -63,6 +63,8 @@ class ReplayPolicy:
     Deterministic: ``sample`` repeats the recorded chunk.
     """
 
+    chunk_length = 1  # one recorded action per call
+
     def __init__(self, checkpoint: str | None):
         if checkpoint is None:
             raise HarnessError("policy 'replay' needs --checkpoint FILE.npz (recorded actions)")

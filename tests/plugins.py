@@ -7,6 +7,7 @@ engine (workers, resume, crashes, bad policies) independent of the heavy simulat
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 import signal
 import time
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from harness.protocols import EpisodeSpec, Obs, TaskSpec
-from harness.registry import POLICIES, SUITES, WORLD_MODELS
+from harness.registry import PLANNERS, POLICIES, SUITES, WORLD_MODELS
+from planners.vla import VlaMean
 from policies.baselines import RandomPolicy
 from tasks.suite import SimSuite
 
@@ -130,6 +132,15 @@ class CrashingPolicy(GreedyPolicy):
 
 
 POLICIES.register("greedy")(lambda checkpoint=None: GreedyPolicy())
+@PLANNERS.register("mean_every3")
+class MeanEvery3(VlaMean):
+    """vla_mean with another default p (a planner that would decide at other times)."""
+
+    @dataclass(frozen=True)
+    class Options(VlaMean.Options):
+        subgoal_every: int = 3
+
+
 POLICIES.register("random16")(lambda checkpoint=None: RandomPolicy(horizon=16))  # long enough chunks for planners
 for _fault in ("nan", "shape", "range", "raise"):
     POLICIES.register(f"faulty_{_fault}")(lambda checkpoint=None, _f=_fault: FaultyPolicy(_f))

@@ -29,6 +29,7 @@ STRICT_FIELDS = (
     "world_model",
     "wm_checkpoint",
     "goal",
+    "held_out",
     "out_of_range",
 )
 SAMPLE_FIELDS = ("seed", "episodes_per_task", "first_episode")
@@ -49,7 +50,7 @@ def checkpoint_hash(path: str | None) -> str | None:
     (every file in it when it has none of those). None when there is no checkpoint or it does not exist."""
     if not path:
         return None
-    p = Path(path)
+    p = Path(path).expanduser()
     try:
         if not p.is_dir():
             return _hash_files(p.parent, [p]) if p.is_file() else None
@@ -79,10 +80,15 @@ def run_identity(manifest_config: dict[str, Any], suite: Any, tasks: Iterable[An
         "checkpoint": _checkpoint(cfg.get("checkpoint")),
         "planner": cfg.get("planner"),
         # the planner's resolved Options (defaults filled in) where the manifest has them, else the raw flags
-        "planner_options": cfg.get("planner_options") or {k: cfg.get(k) for k in PLANNER_OPTIONS},
+        "planner_options": (
+            cfg["planner_options"]
+            if cfg.get("planner_options") is not None
+            else {k: cfg.get(k) for k in PLANNER_OPTIONS}
+        ),
         "world_model": cfg.get("world_model"),
         "wm_checkpoint": _checkpoint(cfg.get("wm_checkpoint")) if cfg.get("world_model") else None,
         "goal": cfg.get("goal"),
+        "held_out": not cfg.get("allow_train_scenes", False),  # False: evaluated on training scenes (warned)
         "out_of_range": cfg.get("out_of_range"),
         "seed": cfg.get("seed"),
         "episodes_per_task": cfg.get("episodes_per_task"),

@@ -36,7 +36,7 @@ from harness.engine.manifest import environment_info, git_info, package_versions
 from harness.engine.episodes import episode_seed
 from harness.protocols import EpisodeSpec, TaskSpec
 from harness.registry import POLICIES, SUITES
-from harness.engine.scenes import EVAL, SPLITS, TRAIN
+from harness.engine.scenes import EVAL, SPLITS, TRAIN, scenes_of_file
 from harness.engine.workers import run_jobs
 
 
@@ -56,10 +56,12 @@ class GenerationRunner:
     def __init__(self, ctx: GenContext):
         self.ctx = ctx
         self.suite = SUITES.build(ctx.suite)
+        self.source_scenes: list[str] = []  # MimicGen: the scenes of the source demos travel with each new demo
         if ctx.policy == "mimicgen":
             from harness.data.mimicgen import MimicGenPolicy
 
             self.policy = MimicGenPolicy(ctx.sources, noise=ctx.noise)
+            self.source_scenes = scenes_of_file(Path(ctx.sources))
         else:
             self.policy = POLICIES.build(ctx.policy)
         self._envs: dict[tuple[int, bool], Any] = {}
@@ -108,6 +110,8 @@ class GenerationRunner:
                     rec["obs"] = [renderer.obs_from_state(s) for s in rec["states"]]
                     result["render_s"] = time.perf_counter() - t1
                 result["demo"] = to_demo(rec, job, self.suite.quat_order, self.ctx.image_size)
+                if self.source_scenes:  # a MimicGen demo also depends on the scenes of its source demos
+                    result["demo"].attrs["source_scenes"] = json.dumps(self.source_scenes)
         except HarnessError:
             raise
         except Exception as exc:  # noqa: BLE001 - a failed attempt is recorded, generation goes on

@@ -53,6 +53,7 @@ def scenes_of_file(path: Path) -> list[str]:
                     continue
                 split = str(attrs.get("scene_split", EVAL))
                 out.append(scene_id(str(task), split, int(attrs["init_index"])))
+                out.extend(json.loads(attrs.get("source_scenes", "[]")))  # MimicGen: its source demos' scenes
     except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
         raise HarnessError(f"cannot read the scenes of {path}: {exc}") from exc
     return sorted(set(out))
@@ -99,8 +100,9 @@ def check_no_training_scenes(
     ({role: folder}); with ``allow``, return warning lines instead (the caller prints and records them)."""
     warnings: list[str] = []
     for role, folder in checkpoints.items():
-        if not folder or not Path(folder).is_dir():
-            continue  # a single-file or built-in checkpoint carries no training data record
+        if not folder or Path(folder).expanduser().is_file():
+            continue  # none, or a single file (an action file): no training data behind it
+        folder = str(Path(folder).expanduser())
         trained = checkpoint_scenes(folder)
         if trained is None:
             problem = f"{role} checkpoint {folder} does not record its training scenes (made before held-out scenes)"

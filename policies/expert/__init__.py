@@ -21,6 +21,8 @@ class ExpertPolicy:
     """Dispatches to the scripted expert the suite declares (``SimSuite.expert``, "module:Class", imported
     on the first episode of that suite). ``sample`` = expert chunk + N(0, 0.02) noise (clipped later)."""
 
+    chunk_length = 1  # the scripted experts decide every step
+
     def __init__(self) -> None:
         self._impl = None
         self._impl_suite: str | None = None

@@ -60,6 +60,28 @@ def test_planner_misconfiguration_fails_before_the_run_dir(cli, tmp_path):
         str(out),
     )
     assert no_goal.returncode == 2 and "goal images" in no_goal.stderr
-    mean = cli("harness.eval", *BASE, "--planner", "vla_mean", "--n-samples", "4", "--out", str(out))
+    mean = cli(
+        "harness.eval",
+        *BASE,
+        "--planner",
+        "vla_mean",
+        "--n-samples",
+        "4",
+        "--top-k",
+        "5",
+        "--subgoal-every",
+        "1",
+        "--out",
+        str(out),
+    )
     assert mean.returncode == 0, mean.stderr  # the unused --top-k is not checked against vla_mean
+    assert "does not use --top-k" in mean.stderr
     assert not any(p.name.startswith("2") and "wm_topk" in p.name for p in (out / "toy_reach").iterdir())
+
+
+def test_compare_refuses_planners_that_decide_at_different_times(cli, tmp_path):
+    proc = cli(
+        "harness.compare", "--suite", "toy_reach", "--tasks", "0", "--episodes-per-task", "2", "--goal", "none",
+        "--planners", "vla_mean,mean_every3", "--workers", "0", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode == 2 and "vla_mean p=10, mean_every3 p=3" in proc.stderr and not any(tmp_path.iterdir())

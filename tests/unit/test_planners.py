@@ -103,7 +103,7 @@ def test_options_a_planner_does_not_use_are_not_checked_against_it():
     planner = PLANNERS.build("vla_mean", options=given)
     assert planner.options.n_samples == 4 and unused_options(type(planner), given) == []
     assert unused_options(PLANNERS.get("vla_mean"), PlannerOptions(top_k=5)) == ["top_k"]
-    assert PLANNERS.build("vla_random", options=PlannerOptions(n_samples=4, top_k=9)).options.subgoal_every == 8
+    assert PLANNERS.build("vla_random", options=PlannerOptions(n_samples=4, top_k=9)).options.subgoal_every == 10
 
 
 def test_vla_mean_and_random():

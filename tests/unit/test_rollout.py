@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from planners.goals import GoalFrameRecorder
 from harness.engine.episodes import make_episodes
@@ -53,11 +54,31 @@ def test_errors_name_the_stage_that_failed():
     def bad(obs, steps):  # noqa: ANN001
         raise RuntimeError("boom")
 
-    try:
+    with pytest.raises(RuntimeError, match="boom"):
         rollout(env, episode, bad, (), 5, True, state=state)
-    except RuntimeError:
-        pass
     assert state.stage == "policy"
+
+
+def test_goal_targets_match_decisions_every_p_steps():
+    """The decision after d * p steps targets the subgoal recorded at step (d + 1) * p; once the demonstration
+    has ended (or in final mode) it targets the demonstration's last frame."""
+    from planners.goals import Goals
+
+    frames = [np.full((2, 2, 3), i, np.uint8) for i in (1, 2, 3)]  # recorded at steps 4, 8, 12
+    final = np.full((2, 2, 3), 9, np.uint8)
+    goals = Goals(frames=frames, every=4, final=final, demo_success=True)
+    assert [int(goals.target(s)[0, 0, 0]) for s in (0, 4, 8, 12, 16)] == [1, 2, 3, 9, 9]
+    assert [goals.subgoal_due_at(s) is None for s in (0, 3, 4, 8, 12, 13, 16)] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+        True,
+        True,
+    ]
+    assert int(goals.subgoal_due_at(8)[0, 0, 0]) == 2
+    assert int(Goals(frames=frames, every=4, final=final, demo_success=True, mode="final").target(0)[0, 0, 0]) == 9
 
 
 def test_goal_frames_every_p_steps_until_a_multiple_of_p_after_success():

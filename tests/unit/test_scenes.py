@@ -32,6 +32,11 @@ def test_demo_files_name_their_scenes(tmp_path):
     demo = tiny_demo(5, 4)
     writer.append(replace(demo, attrs={"init_index": 4, "task": "t0"}))
     assert scenes_of_file(old) == ["t0#eval4"]
+    derived = tmp_path / "mimicgen.hdf5"  # a MimicGen demo carries the scenes of its sources
+    writer = DemoWriter(derived, "x", {"suite": "simpler_bridge", "tasks": ["t0"], "generator": "test"})
+    attrs = {"init_index": 2, "scene_split": "train", "task": "t0", "source_scenes": json.dumps(["t0#eval4"])}
+    writer.append(replace(demo, attrs=attrs))
+    assert scenes_of_file(derived) == ["t0#eval4", "t0#train2"]
 
 
 def test_checkpoint_scenes_include_their_parents(tmp_path):
@@ -61,7 +66,17 @@ def test_evaluation_refuses_training_scenes(tmp_path):
     unrecorded = _checkpoint(tmp_path / "unrecorded", None)
     with pytest.raises(HarnessError, match="does not record its training scenes"):
         check_no_training_scenes(evaluated, {"policy": unrecorded}, allow=False)
-    assert check_no_training_scenes(evaluated, {"policy": None, "world model": str(tmp_path / "file.npz")}, False) == []
+    actions = tmp_path / "file.npz"
+    actions.write_bytes(b"")
+    assert check_no_training_scenes(evaluated, {"policy": None, "world model": str(actions)}, False) == []
+
+
+
+def test_a_home_relative_checkpoint_path_is_checked_not_skipped(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    _checkpoint(tmp_path / "leaky", ["put_carrot_on_plate#eval1"])
+    with pytest.raises(HarnessError, match="eval1"):
+        check_no_training_scenes(["put_carrot_on_plate#eval1"], {"policy": "~/leaky"}, allow=False)
 
 
 def _carrot_grid() -> tuple[np.ndarray, np.ndarray]:
