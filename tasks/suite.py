@@ -36,6 +36,9 @@ class SimSuite:
             common convention "+1 closes" by multiplying with it (``gripper_closing``).
         expert: "module:Class" of the scripted expert for this suite (privileged state; None: no expert),
             run by the ``expert`` policy, for demonstrations and goal images.
+        training_scenes: how the suite's envs sample training scenes (``reset(k, seed, split="train")``),
+            shown by ``python -m harness.suites``; empty: the suite has none, and demonstrations cannot be
+            generated for it (its evaluation scenes are the TaskSpec's ``num_init_states`` fixed scenes).
         contact_metric / lift_metric: names of the per-step info flags that mean "object grasped" and
             "object lifted" (None where the simulator reports none); S.R.C. / S.R.L. in comparisons.
         episode_timeout_s: wall-clock limit of one evaluation episode when ``--episode-timeout`` is not
@@ -58,6 +61,7 @@ class SimSuite:
     embodiment: str = ""
     gripper_close_sign: float = 1.0
     expert: str | None = None
+    training_scenes: str = ""
     contact_metric: str | None = None
     lift_metric: str | None = None
     episode_timeout_s: float = 900.0

@@ -82,6 +82,7 @@ def build_toy_suite() -> SimSuite:
         headline="success_once",
         default_policy="greedy",
         embodiment="point",
+        training_scenes="goal and start drawn with another seed stream (test only)",
         load_tasks=_toy_tasks,
         build_env=lambda task, **kw: ToyReachEnv(task),
     )

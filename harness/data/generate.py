@@ -183,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     suite = SUITES.build(args.suite)
     tasks = suite.select(args.tasks)
+    if args.scenes == TRAIN and not suite.training_scenes:
+        raise HarnessError(f"suite {suite.name} declares no training scenes; demonstrations need them")
     out = Path(args.out)
     log_path = out.with_name(out.name + ".attempts.jsonl")
     ctx = GenContext(

@@ -46,6 +46,7 @@ def _make_suite(name: str) -> SimSuite:
         embodiment="panda",
         gripper_close_sign=1.0,  # LIBERO / robosuite: -1 open, +1 close
         expert="policies.expert.libero:LiberoExpert",
+        training_scenes="fresh placements from the task's BDDL placement distribution, seed 1,000,000 + k",
         default_workers=2,  # measured (benchmarks/bench_harness.py): 2 workers give ~1.5x episodes/hour
     )
 

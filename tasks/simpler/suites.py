@@ -92,6 +92,7 @@ def build_simpler_bridge() -> SimSuite:
         embodiment="widowx",
         gripper_close_sign=-1.0,  # SIMPLER Bridge: +1 open, -1 closed (absolute target)
         expert="policies.expert.simpler_bridge:BridgeExpert",
+        training_scenes="placements sampled in the evaluation grid's ranges, never within 5 mm of a grid configuration",
         contact_metric="grasped",
         default_workers=1,  # measured: SAPIEN's CPU renderer already uses both cores; 2 workers were slower
     )

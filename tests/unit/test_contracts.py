@@ -26,6 +26,7 @@ def test_suite_declares_its_properties(name):
     if suite.expert is not None:
         module, cls = suite.expert.split(":")
         assert isinstance(getattr(importlib.import_module(module), cls), type)
+    assert isinstance(suite.training_scenes, str)
     for metric in (suite.contact_metric, suite.lift_metric):
         assert metric is None or (isinstance(metric, str) and metric)
 
