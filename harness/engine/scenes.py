@@ -100,8 +100,8 @@ def check_no_training_scenes(
     ({role: folder}); with ``allow``, return warning lines instead (the caller prints and records them)."""
     warnings: list[str] = []
     for role, folder in checkpoints.items():
-        if not folder or Path(folder).expanduser().is_file():
-            continue  # none, or a single file (an action file): no training data behind it
+        if not folder or not Path(folder).expanduser().is_dir():
+            continue  # none, a single file (an action file) or no folder (a component that needs none)
         folder = str(Path(folder).expanduser())
         trained = checkpoint_scenes(folder)
         if trained is None:

@@ -60,6 +60,7 @@ def test_compare_three_planners_on_simpler(tmp_path):
 
 def test_compare_rejects_wm_topk_without_world_model(tmp_path):
     proc = run_cli(
-        "harness.compare", "--suite", "simpler_bridge", "--planners", "vla_mean,wm_topk", "--out", str(tmp_path)
-    )
+        "harness.compare", "--suite", "simpler_bridge", "--planners", "vla_mean,wm_topk", "--policy", "random16",
+        "--out", str(tmp_path),
+    )  # fmt: skip
     assert proc.returncode == 2 and "--world-model" in proc.stderr and "Traceback" not in proc.stderr
