@@ -168,7 +168,7 @@ def print_report(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(stderr=False)
+    console = Console(stderr=False, width=140)
     for group, data in report.items():
         table = Table(title=group)
         for col in ("planner", "S.R.", "95% CI", "S.R.C.", "S.R.L.", "delta_f", "delta_f_g", "wm calls", "plan s/dec"):
