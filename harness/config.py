@@ -148,7 +148,8 @@ def parser_for(cls: type, prog: str, description: str, skip: frozenset[str] = fr
         if f.type in (bool, "bool"):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=help_text)
         else:
-            parser.add_argument(flag, type=_arg_type(f), default=f.default, help=f"{help_text} (default: {f.default})")
+            shown = "" if f.default is None or "default" in help_text else f" (default: {f.default})"
+            parser.add_argument(flag, type=_arg_type(f), default=f.default, help=help_text + shown)
     return parser
 
 

@@ -86,7 +86,7 @@ def prepare(cfg: EvalConfig) -> PreparedRun:
     planner = planner_cls(options=cfg.planner_options())
     policy = POLICIES.build(policy_name, checkpoint=checkpoint)  # fails fast on a bad checkpoint
     world_model = build_world_model(cfg.world_model, cfg.wm_checkpoint, suite) if cfg.world_model else None
-    check_planner_setup(planner, policy, world_model, cfg.goal, bool(getattr(suite, "expert", None)))
+    check_planner_setup(planner, policy, world_model, cfg.goal, bool(getattr(suite, "expert", None)), cfg.planner)
     episodes = make_episodes(tasks, cfg.episodes_per_task, cfg.seed, cfg.first_episode)
     scene_warnings = check_no_training_scenes(
         [e.scene for e in episodes],

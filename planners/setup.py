@@ -34,13 +34,13 @@ def unused_options(planner_cls: type, given: PlannerOptions) -> list[str]:
 
 
 def check_planner_setup(
-    planner: Any, policy: Any, world_model: Any | None, goal_mode: str, suite_has_expert: bool
+    planner: Any, policy: Any, world_model: Any | None, goal_mode: str, suite_has_expert: bool, name: str = ""
 ) -> None:
     """Every mismatch between planner, policy, world model and goals as one HarnessError line.
 
     ``planner``: a built planner; ``policy``: a built policy (``chunk_length`` = steps it predicts per call,
     None when it does not say); ``world_model``: built or None (``segment`` env steps per model step)."""
-    name = type(planner).__name__
+    name = name or type(planner).__name__
     if planner.needs_world_model and world_model is None:
         raise HarnessError(f"planner {name} needs a world model: --world-model NAME --wm-checkpoint DIR")
     if planner.needs_goal and goal_mode == "none":
