@@ -47,33 +47,11 @@ def test_planner_misconfiguration_fails_before_the_run_dir(cli, tmp_path):
     out = tmp_path / "runs"
     no_wm = cli("harness.eval", *BASE, "--planner", "wm_topk", "--goal", "none", "--out", str(out))
     assert no_wm.returncode == 2 and "needs a world model" in no_wm.stderr
-    no_goal = cli(
-        "harness.eval",
-        *BASE,
-        "--planner",
-        "wm_topk",
-        "--world-model",
-        "mean_colour",
-        "--wm-checkpoint",
-        "x",
-        "--out",
-        str(out),
-    )
+    wm = ["--world-model", "mean_colour", "--wm-checkpoint", "x"]
+    no_goal = cli("harness.eval", *BASE, "--planner", "wm_topk", *wm, "--out", str(out))
     assert no_goal.returncode == 2 and "goal images" in no_goal.stderr
-    mean = cli(
-        "harness.eval",
-        *BASE,
-        "--planner",
-        "vla_mean",
-        "--n-samples",
-        "4",
-        "--top-k",
-        "5",
-        "--subgoal-every",
-        "1",
-        "--out",
-        str(out),
-    )
+    options = ["--n-samples", "4", "--top-k", "5", "--subgoal-every", "1"]
+    mean = cli("harness.eval", *BASE, "--planner", "vla_mean", *options, "--out", str(out))
     assert mean.returncode == 0, mean.stderr  # the unused --top-k is not checked against vla_mean
     assert "does not use --top-k" in mean.stderr
     assert not any(p.name.startswith("2") and "wm_topk" in p.name for p in (out / "toy_reach").iterdir())
