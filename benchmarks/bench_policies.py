@@ -28,13 +28,14 @@ from harness.engine.episodes import make_episodes  # noqa: E402
 from harness.protocols import TaskSpec  # noqa: E402
 from harness.registry import POLICIES, TRAINABLES  # noqa: E402
 
-INFO = {"action_dim": 7, "proprio_dim": 8, "num_views": 1, "quat_order": "wxyz"}
+PROPRIO_DIM = 11  # the default proprio_keys: ee_pos (3) + ee_rot6d (6) + gripper_states (2)
+INFO = {"action_dim": 7, "proprio_dim": PROPRIO_DIM, "num_views": 1, "quat_order": "wxyz"}
 TASK = TaskSpec("simpler_bridge", 0, "t0", "put carrot on plate", 60, 1, (-1.0,) * 7, (1.0,) * 7)
 
 
 def _stats() -> NormStats:
-    z7, z8 = np.zeros(7), np.zeros(8)
-    return NormStats(z7, z7 + 1, z7 - 1, z7 + 1, z8, z8 + 1)
+    z7, zp = np.zeros(7), np.zeros(PROPRIO_DIM)
+    return NormStats(z7, z7 + 1, z7 - 1, z7 + 1, zp, zp + 1)
 
 
 def _obs(rng: np.random.Generator) -> dict:
