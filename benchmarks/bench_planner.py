@@ -47,9 +47,10 @@ def _time(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
 def _policy() -> ChunkPolicyRuntime:
     spec = TRAINABLES.get("policy/diffusion")()
     cfg = spec.config_cls(text_encoder="hash", n_action_steps=10)
-    z7, z8 = np.zeros(7), np.zeros(8)
-    stats = NormStats(z7, z7 + 1, z7 - 1, z7 + 1, z8, z8 + 1)
-    info = {"action_dim": 7, "proprio_dim": 8, "num_views": 1}
+    dp = 11  # the default proprio_keys: ee_pos (3) + ee_rot6d (6) + gripper_states (2)
+    z7, zp = np.zeros(7), np.zeros(dp)
+    stats = NormStats(z7, z7 + 1, z7 - 1, z7 + 1, zp, zp + 1)
+    info = {"action_dim": 7, "proprio_dim": dp, "num_views": 1}
     return ChunkPolicyRuntime(spec.build_model(cfg, info), cfg, stats, "wxyz")
 
 
