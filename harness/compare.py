@@ -282,7 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     fields = {f.name for f in dataclasses.fields(EvalConfig)}
     base = {k: v for k, v in vars(args).items() if k in fields}
     configs = {name: EvalConfig(**{**base, "planner": name}).validate() for name in planners}
-    steps = {name: prepare(cfg).executed_steps for name, cfg in configs.items()}  # every setup checked first
+    prepared = {name: prepare(cfg) for name, cfg in configs.items()}  # every setup checked before the first runs
+    steps = {name: run.executed_steps for name, run in prepared.items()}
     if len({p for p in steps.values() if p is not None}) > 1:
         shown = ", ".join(f"{name} p={p}" for name, p in steps.items())
         raise HarnessError(f"planners would decide at different times ({shown}); pass one --subgoal-every")
@@ -291,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     task_names: dict[int, str] = {}
     for name, cfg in configs.items():
         print(f"compare: planner {name}", file=sys.stderr)
-        run_dirs[name] = str(evaluate(cfg, set(), ["python -m harness.compare", *tokens]))
+        run_dirs[name] = str(evaluate(cfg, set(), ["python -m harness.compare", *tokens], prepared[name]))
     _load_runs(run_dirs, runs, task_names)
     return _finish(
         runs, task_names, Path(args.out), args.suite, {"config": {**base, "planners": planners}, "runs": run_dirs}

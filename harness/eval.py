@@ -140,10 +140,11 @@ def _manifest(run: PreparedRun, argv: list[str]) -> dict[str, Any]:
     }
 
 
-def evaluate(cfg: EvalConfig, given: set[str], argv: list[str]) -> Path:
-    """Run (or resume) one evaluation; prints the summary table and returns the run dir."""
+def evaluate(cfg: EvalConfig, given: set[str], argv: list[str], prepared: PreparedRun | None = None) -> Path:
+    """Run (or resume) one evaluation; prints the summary table and returns the run dir. ``prepared``: the
+    result of ``prepare(cfg)`` when the caller already checked this (new, not resumed) run."""
     cfg, store = _resumed_config(cfg, given)
-    run = prepare(cfg)
+    run = prepared if prepared is not None and store is None else prepare(cfg)
     cfg, suite, tasks, episodes = run.cfg, run.suite, run.tasks, run.episodes
     policy_name = cfg.policy
     if store is None:

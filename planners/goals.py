@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from harness.protocols import EpisodeSpec, Policy, TaskEnv, WorldModel
-from harness.engine.rollout import rollout
+from harness.engine.rollout import StepHook, rollout
 
 GOAL_MODES = ("none", "subgoals", "final")
 
@@ -45,18 +45,12 @@ class Goals:
         return self.frames[steps_done // self.every - 1]
 
 
-class GoalFrameRecorder:
+class GoalFrameRecorder(StepHook):
     """Rollout hook: keeps the camera frame every ``every`` steps; ends the demonstration at the first
     multiple of ``every`` at or after success (so the last subgoal shows the task done)."""
 
     def __init__(self, every: int):
         self.every, self.frames, self.success = every, [], False
-
-    def on_reset(self, obs: dict[str, Any]) -> None:
-        pass
-
-    def before_step(self, obs: dict[str, Any], action: np.ndarray) -> None:
-        pass
 
     def after_step(self, obs: dict[str, Any], info: dict[str, Any], steps: int) -> bool:
         self.success = self.success or bool(info.get("success"))

@@ -4,7 +4,6 @@ subtask signals; render observations from saved states afterwards where the env 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ from scipy.spatial.transform import Rotation
 
 from harness.data.features import DERIVED_KEYS, proprio_features, resize_image
 from harness.data.hdf5_io import Demo
+from harness.engine.rollout import StepHook
 from harness.engine.rollout import rollout as run_rollout
 from harness.protocols import EpisodeSpec, Policy, TaskEnv
 
@@ -27,16 +27,15 @@ def pose7_to_matrix(pose: np.ndarray, quat_order: str) -> np.ndarray:
     return out
 
 
-class DemoRecorder:
+class DemoRecorder(StepHook):
     """Rollout hook that keeps, before every action, the simulator state, the observation, the end-effector
     and object poses and the action; after it, the goal predicates (or the success flag)."""
 
     def __init__(self, env: TaskEnv):
         self.env = env
-        self.rec: dict[str, Any] = {"actions": [], "states": [], "obs": [], "ee_pose": [], "objects": {}, "progress": []}
-
-    def on_reset(self, obs: dict[str, Any]) -> None:
-        pass
+        self.rec: dict[str, Any] = {
+            "actions": [], "states": [], "obs": [], "ee_pose": [], "objects": {}, "progress": []
+        }  # fmt: skip
 
     def before_step(self, obs: dict[str, Any], action: np.ndarray) -> None:
         priv = obs["privileged"]
@@ -53,23 +52,6 @@ class DemoRecorder:
         return False
 
 
-class _StepTimer:
-    """Rollout hook that adds up the seconds spent in ``env.step`` (between before_step and after_step)."""
-
-    def __init__(self) -> None:
-        self.total, self._t = 0.0, 0.0
-
-    def on_reset(self, obs: dict[str, Any]) -> None:
-        pass
-
-    def before_step(self, obs: dict[str, Any], action: np.ndarray) -> None:
-        self._t = time.perf_counter()
-
-    def after_step(self, obs: dict[str, Any], info: dict[str, Any], steps: int) -> bool:
-        self.total += time.perf_counter() - self._t
-        return False
-
-
 def rollout(
     env: TaskEnv, policy: Policy, episode: EpisodeSpec, max_steps: int, stop_on_success: bool, headline: str
 ) -> dict[str, Any]:
@@ -79,14 +61,14 @@ def rollout(
     obs list (T observation dicts, images only if the env renders), ee_pose [T, 7], objects {name: [T, 7]},
     progress [T, G] (goal predicates / success flags after each action), step_s (seconds in env.step).
     """
-    recorder, timer = DemoRecorder(env), _StepTimer()
+    recorder = DemoRecorder(env)
     decide = lambda obs, steps: policy.act(obs)  # noqa: E731
-    state = run_rollout(env, episode, decide, (policy,), max_steps, stop_on_success, "clip", (timer, recorder))
+    state = run_rollout(env, episode, decide, (policy,), max_steps, stop_on_success, "clip", (recorder,))
     rec = recorder.rec
     at_end = bool(state.info.get("success", False))
     rec["success"] = state.success_once if headline == "success_once" else at_end
     rec["steps"] = state.steps
-    rec["step_s"] = timer.total
+    rec["step_s"] = state.step_s
     return rec
 
 

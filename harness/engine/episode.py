@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import EpisodeError, HarnessError
-from harness.engine.rollout import RolloutState, rollout
+from harness.engine.rollout import RolloutState, StepHook, rollout
 from planners.goals import Goals, embedding_distance, goal_metrics
 from harness.protocols import EpisodeSpec, Planner, Policy, TaskEnv, WorldModel
 
@@ -78,7 +78,7 @@ def run_episode(
     record = blank_record(episode)
     video = VideoHook(env) if video_path is not None else None
     distances = SubgoalDistanceHook(goals, world_model) if goals is not None and world_model is not None else None
-    hooks: list[Any] = [h for h in (video, distances) if h is not None]
+    hooks: list[StepHook] = [h for h in (video, distances) if h is not None]
 
     def decide(obs: dict[str, Any], steps: int) -> np.ndarray:
         goal = goals.target(steps) if goals is not None else None
@@ -131,7 +131,7 @@ def run_episode(
     return record
 
 
-class VideoHook:
+class VideoHook(StepHook):
     """Keeps the env's video frame after reset and after every step."""
 
     def __init__(self, env: TaskEnv):
@@ -140,25 +140,16 @@ class VideoHook:
     def on_reset(self, obs: dict[str, Any]) -> None:
         self.frames.append(self.env.render_frame(obs))  # type: ignore[attr-defined]
 
-    def before_step(self, obs: dict[str, Any], action: np.ndarray) -> None:
-        pass
-
     def after_step(self, obs: dict[str, Any], info: dict[str, Any], steps: int) -> bool:
         self.frames.append(self.env.render_frame(obs))  # type: ignore[attr-defined]
         return False
 
 
-class SubgoalDistanceHook:
+class SubgoalDistanceHook(StepHook):
     """At each subgoal's time, the world-model distance between the frame reached and that subgoal."""
 
     def __init__(self, goals: Goals, world_model: WorldModel):
         self.goals, self.world_model = goals, world_model
-
-    def on_reset(self, obs: dict[str, Any]) -> None:
-        pass
-
-    def before_step(self, obs: dict[str, Any], action: np.ndarray) -> None:
-        pass
 
     def after_step(self, obs: dict[str, Any], info: dict[str, Any], steps: int) -> bool:
         due = self.goals.subgoal_due_at(steps)

@@ -14,7 +14,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -22,15 +22,18 @@ from harness.errors import EpisodeError
 from harness.protocols import EpisodeSpec, TaskEnv
 
 
-class StepHook(Protocol):
-    """Something that watches a rollout (records data, frames, distances)."""
+class StepHook:
+    """Something that watches a rollout (records data, frames, distances); subclasses override what they use."""
 
-    def on_reset(self, obs: dict[str, Any]) -> None: ...
+    def on_reset(self, obs: dict[str, Any]) -> None:
+        pass
 
-    def before_step(self, obs: dict[str, Any], action: np.ndarray) -> None: ...
+    def before_step(self, obs: dict[str, Any], action: np.ndarray) -> None:
+        pass
 
     def after_step(self, obs: dict[str, Any], info: dict[str, Any], steps: int) -> bool:
         """Called after every env step; returning True ends the rollout after this step."""
+        return False
 
 
 @dataclass
@@ -45,6 +48,7 @@ class RolloutState:
     success_once: bool = False
     flags_once: dict[str, bool] = field(default_factory=dict)  # boolean info flags that held at any step
     reset_s: float = 0.0
+    step_s: float = 0.0  # seconds spent in env.step
     stage: str = "simulator"
 
 
@@ -127,7 +131,9 @@ def rollout(
             for hook in hooks:
                 hook.before_step(state.obs, action)
             state.stage = "simulator"
+            t_step = time.perf_counter()
             state.obs, state.info = env.step(action)
+            state.step_s += time.perf_counter() - t_step
             state.steps += 1
             state.clipped_steps += int(was_clipped)
             if observe is not None:
