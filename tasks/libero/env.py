@@ -83,6 +83,7 @@ class LiberoTaskEnv:
         else:
             raise HarnessError(f"unknown scene split {split!r}")
         self._object_geoms = self._geoms_by_object()
+        self._articulations = self._articulated_parts()
         for _ in range(SETTLE_STEPS):
             raw, _, _, _ = self._env.step(SETTLE_ACTION)
         return self._obs(raw)
@@ -187,8 +188,28 @@ class LiberoTaskEnv:
         return {
             "ee_pose": np.concatenate([raw["robot0_eef_pos"], raw["robot0_eef_quat"]]).astype(np.float64),
             "gripper_qpos": np.asarray(raw["robot0_gripper_qpos"], dtype=np.float64),
+            "robot_base": np.array(data.get_body_xpos("robot0_base"), dtype=np.float64),
             "objects": objects,
             "extents": self._extents(objects),
             "sites": {name: np.array(data.get_site_xpos(name), dtype=np.float64) for name in inner.object_sites_dict},
             "goal": [tuple(str(x) for x in g) for g in inner.parsed_problem["goal_state"]],
+            "articulations": self._articulation_states(),
+            "goal_holds": self.goal_progress(),
         }
+
+    def _articulated_parts(self) -> dict[str, dict[str, Any]]:
+        """Static facts of every articulated part a BDDL predicate can name (a region like
+        ``wooden_cabinet_1_top_region`` or a fixture like ``flat_stove_1``): its joint, the fixture that owns
+        it, the fixture's open / close / turn-on ranges, and the collision geoms of the moving body."""
+        from tasks.libero.articulation import articulated_parts
+
+        return articulated_parts(self._env.env)
+
+    def _articulation_states(self) -> dict[str, dict[str, Any]]:
+        """Per articulated part (see ``_articulated_parts``): ``qpos`` (joint position, m or rad), ``axis``
+        world [3], ``anchor`` world [3], ``handle`` world [3] (the moving collision geom farthest along the
+        opening direction, or from a hinge axis), ``is_open`` / ``is_closed`` / ``is_on`` flags as LIBERO
+        evaluates them, and the ranges."""
+        from tasks.libero.articulation import articulation_states
+
+        return articulation_states(self._env.env, getattr(self, "_articulations", {}))

@@ -1,0 +1,194 @@
+"""Waypoint plans of the scripted LIBERO expert's skills, computed from privileged state at planning time.
+
+Each skill returns a list of ``Waypoint``s (world-frame end-effector targets, gripper command, optional
+target orientation). The controller in ``policies/expert/libero.py`` drives through them. Orientations
+are absolute world rotations; ``None`` keeps the episode's start orientation (gripper pointing down).
+Distances are metres in the world frame (z up); the fingers of the downward gripper close along world y.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+OPEN, CLOSE = -1.0, 1.0
+HOVER = 0.12  # m above the object before descending
+CARRY_ABOVE = 0.22  # carry height above the higher of object and target
+RIM_INSET = 0.012  # m inside the outer radius where a bowl's or mug's rim is grasped
+RIM_OBJECTS = ("bowl", "mug")  # open containers: grasped by the rim, not the (hollow) centre
+TOL = 0.012  # m: waypoint reached
+GRIP_STEPS = 12  # steps to wait while the gripper closes / opens
+DRAWER_STANDOFF = 0.14  # m in front of a handle before approaching it
+DRAWER_MARGIN = 0.012  # m pulled / pushed beyond LIBERO's open / closed threshold
+KNOB_RADIUS = 0.04  # m from the knob axis where the fingertips push it round
+KNOB_TILT_DEG = 30.0  # gripper pitch while turning a knob
+UP = np.array([0.0, 0.0, 1.0])
+
+
+@dataclass
+class Waypoint:
+    """Go to ``pos`` (world [3]) with the gripper command ``grip`` and orientation ``rot`` (None: start
+    orientation); ``wait`` steps after arriving; ``done(priv)`` ends the waypoint early when it holds."""
+
+    pos: np.ndarray
+    grip: float
+    wait: int = 0
+    tol: float = TOL
+    stop_when_blocked: bool = False
+    rot: Rotation | None = None
+    done: Callable[[dict[str, Any]], bool] | None = None
+    timeout: int = 80
+    speed: float = 1.0  # max |action| of the position command (1.0 = 5 cm per step)
+    gain: float = 1.0  # multiplies the controller's position gain (pushing against resistance)
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def target_position(priv: dict[str, Any], target: str) -> np.ndarray:
+    """World [3] of a region site or an object's origin."""
+    if target in priv["sites"]:
+        return priv["sites"][target].copy()
+    return priv["objects"][target][:3].copy()
+
+
+def pick_place(priv: dict[str, Any], obj: str, target: str, place_height: float = 0.10) -> list[Waypoint]:
+    """Hover, descend, grasp, lift, carry above ``target``, lower, release, lift."""
+    o = priv["objects"][obj][:3]
+    t = target_position(priv, target)
+    grasp = o.copy()
+    offset = np.zeros(3)
+    if any(kind in obj for kind in RIM_OBJECTS) and obj in priv.get("extents", {}):
+        # Bowls and mugs: grasp the rim. The fingers close along world y, so they straddle the wall where it
+        # runs along x: on the bowl's +y side.
+        radius, _, top = priv["extents"][obj]
+        offset = np.array([0.0, radius - RIM_INSET, 0.0])
+        grasp = np.array([o[0], o[1] + offset[1], top - 0.01])
+    carry_z = max(o[2], t[2]) + CARRY_ABOVE
+    place = np.array([t[0], t[1], max(t[2] + place_height, o[2] + 0.08)]) + offset
+    return [
+        Waypoint(np.array([grasp[0], grasp[1], max(o[2] + HOVER, carry_z - 0.1)]), OPEN),
+        Waypoint(grasp, OPEN, tol=0.008, stop_when_blocked=True, tags=("grasp",)),  # tall objects block early
+        Waypoint(grasp, CLOSE, wait=GRIP_STEPS, tol=1.0),
+        Waypoint(np.array([grasp[0], grasp[1], carry_z]), CLOSE),
+        Waypoint(np.array([place[0], place[1], carry_z]), CLOSE),
+        Waypoint(place, CLOSE),
+        Waypoint(place, OPEN, wait=GRIP_STEPS, tol=1.0),
+        Waypoint(np.array([place[0], place[1], carry_z]), OPEN),
+    ]
+
+
+def facing(direction: np.ndarray, start: Rotation) -> Rotation:
+    """The start (downward) orientation turned so the gripper's approach axis points along ``direction``
+    (horizontal unit [3]) and its fingers close vertically."""
+    d = np.asarray(direction, dtype=np.float64)
+    axis = np.cross(-UP, d)
+    angle = np.arccos(np.clip(np.dot(-UP, d) / max(np.linalg.norm(d), 1e-9), -1.0, 1.0))
+    return Rotation.from_rotvec(axis / max(np.linalg.norm(axis), 1e-9) * angle) * start
+
+
+def _part(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda priv: priv["articulations"][name]
+
+
+def open_drawer(priv: dict[str, Any], name: str, start: Rotation) -> list[Waypoint]:
+    """Grasp the drawer's handle from the front (gripper horizontal, fingers closing vertically), pull it
+    along its opening direction until LIBERO calls it open, release, back away."""
+    state = priv["articulations"][name]
+    o = np.asarray(state["opening"], dtype=np.float64)
+    h = np.asarray(state["handle"], dtype=np.float64)
+    rot = facing(-o, start)
+    travel = _slide_travel(state, opening=True)
+    part = _part(name)
+    return [
+        Waypoint(h + o * DRAWER_STANDOFF + UP * 0.06, OPEN, rot=rot, tol=0.02),
+        Waypoint(h + o * DRAWER_STANDOFF, OPEN, rot=rot, tol=0.02),
+        Waypoint(h - o * 0.004, OPEN, rot=rot, tol=0.008, stop_when_blocked=True, speed=0.7, tags=("grasp",)),
+        Waypoint(h - o * 0.004, CLOSE, rot=rot, wait=GRIP_STEPS, tol=1.0),
+        Waypoint(
+            h + o * travel, CLOSE, rot=rot, speed=0.7, stop_when_blocked=True, done=lambda p: _beyond(part(p), True)
+        ),
+        Waypoint(h + o * travel, OPEN, rot=rot, wait=GRIP_STEPS, tol=1.0),
+        Waypoint(h + o * (travel + 0.10), OPEN, rot=rot, tol=0.02),
+        Waypoint(h + o * (travel + 0.10) + UP * 0.12, OPEN, tol=0.03),
+    ]
+
+
+def close_drawer(priv: dict[str, Any], name: str, start: Rotation) -> list[Waypoint]:
+    """Push the open drawer shut at its handle with the closed, downward gripper."""
+    state = priv["articulations"][name]
+    o = np.asarray(state["opening"], dtype=np.float64)
+    h = np.asarray(state["handle"], dtype=np.float64)
+    travel = _slide_travel(state, opening=False)
+    part = _part(name)
+    above = h + o * 0.06 + UP * 0.12
+    return [
+        Waypoint(above, CLOSE, tol=0.02),
+        Waypoint(h + o * 0.06, CLOSE),
+        Waypoint(h - o * travel, CLOSE, speed=0.5, stop_when_blocked=True, done=lambda p: _beyond(part(p), False)),
+        Waypoint(h + o * 0.06, CLOSE, tol=0.02),
+        Waypoint(above, OPEN, tol=0.03),
+    ]
+
+
+def _beyond(state: dict[str, Any], opening: bool) -> bool:
+    """The part is open (closed) by LIBERO's test with a margin of ``DRAWER_MARGIN``."""
+    ranges = state["ranges"]
+    q = state["qpos"]
+    sign = 1.0 if np.mean(ranges["default_open_ranges"]) > np.mean(ranges["default_close_ranges"]) else -1.0
+    if opening:
+        threshold = min(ranges["default_open_ranges"]) if sign > 0 else max(ranges["default_open_ranges"])
+        return bool(state["is_open"]) and sign * (q - threshold) > DRAWER_MARGIN / 2
+    return bool(state["is_closed"])
+
+
+def _slide_travel(state: dict[str, Any], opening: bool) -> float:
+    """Metres the handle still has to move to be open (closed) past LIBERO's threshold with a margin."""
+    ranges = state["ranges"]
+    q = state["qpos"]
+    sign = 1.0 if np.mean(ranges["default_open_ranges"]) > np.mean(ranges["default_close_ranges"]) else -1.0
+    if opening:
+        threshold = min(ranges["default_open_ranges"]) if sign > 0 else max(ranges["default_open_ranges"])
+        return max(0.0, sign * (threshold - q)) + DRAWER_MARGIN
+    threshold = max(ranges["default_close_ranges"]) if sign > 0 else min(ranges["default_close_ranges"])
+    return max(0.0, sign * (q - threshold)) + DRAWER_MARGIN + 0.01
+
+
+def turn_on_knob(priv: dict[str, Any], name: str, start: Rotation) -> list[Waypoint]:
+    """Push a knob's raised ridge round its (vertical) axis with the closed fingertips until LIBERO calls it
+    on: start just behind the ridge's end and sweep along a circle of ``KNOB_RADIUS`` in the switching-on
+    direction. The gripper is pitched by ``KNOB_TILT_DEG`` (fingertips ahead of the wrist): pointing
+    straight down, the arm hits its wrist joint limits low and near its base, where the stove knobs are."""
+    state = priv["articulations"][name]
+    rot = Rotation.from_euler("y", KNOB_TILT_DEG, degrees=True) * start
+    a = np.asarray(state["anchor"], dtype=np.float64)
+    axis = np.asarray(state["axis"], dtype=np.float64) * (state["opening_sign"] or 1.0)
+    lever = np.asarray(state["lever"], dtype=np.float64)
+    base = np.asarray(priv.get("robot_base", a - np.array([1.0, 0.0, 0.0])), dtype=np.float64)
+    if np.dot(lever[:2], (a - base)[:2]) < 0:  # push the ridge's end away from the robot (reachable low)
+        lever = -lever
+    side = np.cross(axis, lever)  # where the ridge end moves when switched on
+    z = float(state["geoms_max"][2]) + 0.004
+    part = _part(name)
+    on_min = min(state["ranges"].get("default_turnon_ranges") or [0.5])
+
+    def point(deg: float) -> np.ndarray:
+        t = np.deg2rad(deg)
+        p = a + KNOB_RADIUS * (np.cos(t) * lever + np.sin(t) * side)
+        return np.array([p[0], p[1], z])
+
+    def switched_on(p: dict[str, Any]) -> bool:
+        s = part(p)
+        return bool(s["is_on"]) and s["qpos"] * (s["opening_sign"] or 1.0) > on_min + 0.15
+
+    start = point(-70.0)
+    plan = [
+        Waypoint(start + UP * 0.08, CLOSE, rot=rot, tol=0.015),
+        Waypoint(start, CLOSE, rot=rot, tol=0.008, stop_when_blocked=True),
+    ]
+    plan += [
+        Waypoint(point(deg), CLOSE, rot=rot, tol=0.01, timeout=20, gain=3.0, done=switched_on)
+        for deg in range(-40, 140, 30)
+    ]
+    return plan + [Waypoint(point(90.0) + UP * 0.10, OPEN, tol=0.03)]
