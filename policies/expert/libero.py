@@ -25,6 +25,7 @@ POS_GAIN = 12.0  # action per metre of position error (1.0 action = 5 cm OSC ste
 ROT_GAIN = 1.5  # action per radian of orientation error (1.0 action = 0.5 rad)
 ROT_TOL = 0.12  # rad: orientation reached
 STALL_STEPS, STALL_EPS = 6, 0.001  # a waypoint counts as reached when the hand stops moving (blocked)
+NEAR_ENOUGH = 0.03  # m: a waypoint counts as reached where the hand stops this close to it
 MAX_ATTEMPTS = 2  # plans per goal predicate
 ORDER = {"open": 0, "turnon": 1, "in": 2, "on": 2, "close": 3}
 
@@ -44,6 +45,7 @@ class LiberoExpert:
         self._plan: list[Waypoint] = []
         self._attempts: dict[int, int] = {}
         self._start_rot: Rotation | None = None
+        self._home = np.zeros(3)
         self._wait = 0
         self._history: list[np.ndarray] = []
 
@@ -64,7 +66,7 @@ class LiberoExpert:
         parts = priv.get("articulations", {})
         assert self._start_rot is not None
         if kind == "open" and args[0] in parts:
-            return skills.open_drawer(priv, args[0], self._start_rot)
+            return skills.open_drawer(priv, args[0], self._start_rot, self._home)
         if kind == "close" and args[0] in parts:
             return skills.close_drawer(priv, args[0], self._start_rot)
         if kind == "turnon" and args[0] in parts:
@@ -72,14 +74,20 @@ class LiberoExpert:
         if kind in ("in", "on") and len(args) == 2:
             obj, target = args
             plan: list[Waypoint] = []
-            if target in parts and not parts[target]["is_open"] and parts[target]["type"] == "slide":
-                plan += skills.open_drawer(priv, target, self._start_rot)
-                # the target moved with the drawer: place relative to where the region will be
+            if target in parts and parts[target]["type"] == "slide":
+                # a drawer: pulled out just far enough (fully out it overhangs the objects in front of it), the
+                # object placed towards its front, the hand leaning away from the cabinet
+                state = parts[target]
+                if abs(state["qpos"]) < skills.INSERT_OPENING - 0.01:
+                    plan += skills.open_drawer(priv, target, self._start_rot, self._home, skills.INSERT_OPENING)
                 opened = dict(priv)
                 opened["sites"] = dict(priv["sites"])
-                state = parts[target]
-                opened["sites"][target] = priv["sites"][target] + state["opening"] * skills._slide_travel(state, True)
-                return plan + skills.pick_place(opened, obj, target)
+                shift = max(0.0, skills.INSERT_OPENING - abs(state["qpos"])) + skills.INSERT_SET_BACK
+                opened["sites"][target] = priv["sites"][target] + state["opening"] * shift
+                lean = skills.leaning_away(state["opening"], self._start_rot)
+                return plan + skills.pick_place(
+                    opened, obj, target, place_height=0.07, rot=lean, carry_above=skills.DRAWER_CARRY_ABOVE
+                )
             return plan + skills.pick_place(priv, obj, target)
         return []
 
@@ -89,7 +97,7 @@ class LiberoExpert:
         ee = priv["ee_pose"][:3]
         rot = Rotation.from_quat(priv["ee_pose"][3:7])
         if self._start_rot is None:
-            self._start_rot = rot
+            self._start_rot, self._home = rot, ee.copy()
         if not self._plan:
             self._plan = self._next_plan(priv)
             self._history = []
@@ -110,7 +118,12 @@ class LiberoExpert:
             and np.linalg.norm(self._history[-1] - self._history[-1 - STALL_STEPS]) < STALL_EPS
         )
         at_pose = np.linalg.norm(err) < wp.tol and np.linalg.norm(rot_err) < ROT_TOL
-        arrived = at_pose or wp.tol >= 1.0 or blocked or (wp.done is not None and wp.done(priv))
+        stalled = (
+            len(self._history) > STALL_STEPS
+            and np.linalg.norm(self._history[-1] - self._history[-1 - STALL_STEPS]) < STALL_EPS
+            and np.linalg.norm(err) < NEAR_ENOUGH
+        )  # the arm settled short of the waypoint (steady-state error of the OSC)
+        arrived = at_pose or wp.tol >= 1.0 or blocked or stalled or (wp.done is not None and wp.done(priv))
         if arrived or len(self._history) > wp.timeout:
             if arrived and self._wait < wp.wait:
                 self._wait += 1

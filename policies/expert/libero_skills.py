@@ -21,9 +21,14 @@ RIM_INSET = 0.012  # m inside the outer radius where a bowl's or mug's rim is gr
 RIM_OBJECTS = ("bowl", "mug")  # open containers: grasped by the rim, not the (hollow) centre
 TOL = 0.012  # m: waypoint reached
 GRIP_STEPS = 12  # steps to wait while the gripper closes / opens
+HANDLE_GRIP_STEPS = 8  # the same on a drawer handle (nothing to lift)
+INSERT_OPENING = 0.115  # m a drawer is pulled out to put something in: fully out, it overhangs the table
+INSERT_SET_BACK = 0.03  # m from the region's centre towards the drawer front where the object is placed
+DRAWER_CARRY_ABOVE = 0.13  # carry height above an opened drawer's region (its walls are low)
 DRAWER_STANDOFF = 0.14  # m in front of a handle before approaching it
 DRAWER_MARGIN = 0.012  # m pulled / pushed beyond LIBERO's open / closed threshold
 KNOB_RADIUS = 0.04  # m from the knob axis where the fingertips push it round
+DRAWER_LEAN_DEG = 25.0  # hand lean away from an open drawer while picking and placing into it
 KNOB_TILT_DEG = 30.0  # gripper pitch while turning a knob
 UP = np.array([0.0, 0.0, 1.0])
 
@@ -34,7 +39,7 @@ class Waypoint:
     orientation); ``wait`` steps after arriving; ``done(priv)`` ends the waypoint early when it holds."""
 
     pos: np.ndarray
-    grip: float
+    grip: float  # -1 open, +1 close
     wait: int = 0
     tol: float = TOL
     stop_when_blocked: bool = False
@@ -53,8 +58,15 @@ def target_position(priv: dict[str, Any], target: str) -> np.ndarray:
     return priv["objects"][target][:3].copy()
 
 
-def pick_place(priv: dict[str, Any], obj: str, target: str, place_height: float = 0.10) -> list[Waypoint]:
-    """Hover, descend, grasp, lift, carry above ``target``, lower, release, lift."""
+def pick_place(
+    priv: dict[str, Any],
+    obj: str,
+    target: str,
+    place_height: float = 0.10,
+    rot: Rotation | None = None,
+    carry_above: float = CARRY_ABOVE,
+) -> list[Waypoint]:
+    """Hover, descend, grasp, lift, carry above ``target``, lower, release, lift (orientation ``rot``)."""
     o = priv["objects"][obj][:3]
     t = target_position(priv, target)
     grasp = o.copy()
@@ -65,18 +77,26 @@ def pick_place(priv: dict[str, Any], obj: str, target: str, place_height: float 
         radius, _, top = priv["extents"][obj]
         offset = np.array([0.0, radius - RIM_INSET, 0.0])
         grasp = np.array([o[0], o[1] + offset[1], top - 0.01])
-    carry_z = max(o[2], t[2]) + CARRY_ABOVE
+    carry_z = max(o[2], t[2]) + carry_above
     place = np.array([t[0], t[1], max(t[2] + place_height, o[2] + 0.08)]) + offset
     return [
-        Waypoint(np.array([grasp[0], grasp[1], max(o[2] + HOVER, carry_z - 0.1)]), OPEN),
-        Waypoint(grasp, OPEN, tol=0.008, stop_when_blocked=True, tags=("grasp",)),  # tall objects block early
-        Waypoint(grasp, CLOSE, wait=GRIP_STEPS, tol=1.0),
-        Waypoint(np.array([grasp[0], grasp[1], carry_z]), CLOSE),
-        Waypoint(np.array([place[0], place[1], carry_z]), CLOSE),
-        Waypoint(place, CLOSE),
-        Waypoint(place, OPEN, wait=GRIP_STEPS, tol=1.0),
-        Waypoint(np.array([place[0], place[1], carry_z]), OPEN),
+        Waypoint(np.array([grasp[0], grasp[1], o[2] + HOVER]), OPEN, rot=rot),
+        Waypoint(grasp, OPEN, rot=rot, tol=0.008, stop_when_blocked=True, tags=("grasp",)),  # tall objects stop early
+        Waypoint(grasp, CLOSE, rot=rot, wait=GRIP_STEPS, tol=1.0),
+        Waypoint(np.array([grasp[0], grasp[1], carry_z]), CLOSE, rot=rot),
+        Waypoint(np.array([place[0], place[1], carry_z]), CLOSE, rot=rot),
+        Waypoint(place, CLOSE, rot=rot),
+        Waypoint(place, OPEN, rot=rot, wait=GRIP_STEPS, tol=1.0),
+        Waypoint(np.array([place[0], place[1], carry_z]), OPEN, rot=rot),
     ]
+
+
+def leaning_away(opening: np.ndarray, start: Rotation, degrees: float = DRAWER_LEAN_DEG) -> Rotation:
+    """The start (downward) orientation with the hand leaned ``degrees`` towards ``opening`` (horizontal
+    unit [3]): next to an open drawer, which overhangs the table in front of its cabinet, an upright hand
+    and wrist hit the drawer from below."""
+    axis = np.cross(UP, np.asarray(opening, dtype=np.float64))
+    return Rotation.from_rotvec(axis / max(np.linalg.norm(axis), 1e-9) * np.deg2rad(degrees)) * start
 
 
 def facing(direction: np.ndarray, start: Rotation) -> Rotation:
@@ -92,26 +112,32 @@ def _part(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return lambda priv: priv["articulations"][name]
 
 
-def open_drawer(priv: dict[str, Any], name: str, start: Rotation) -> list[Waypoint]:
+def open_drawer(
+    priv: dict[str, Any], name: str, start: Rotation, home: np.ndarray, opening: float | None = None
+) -> list[Waypoint]:
     """Grasp the drawer's handle from the front (gripper horizontal, fingers closing vertically), pull it
-    along its opening direction until LIBERO calls it open, release, back away."""
+    along its opening direction until LIBERO calls it open (or, with ``opening``, until the drawer is that
+    many metres out), release, back away, and turn the gripper down again on the way to ``home`` (world [3],
+    the episode's start position: turning near the cabinet runs the wrist into its joint limits)."""
     state = priv["articulations"][name]
     o = np.asarray(state["opening"], dtype=np.float64)
     h = np.asarray(state["handle"], dtype=np.float64)
     rot = facing(-o, start)
-    travel = _slide_travel(state, opening=True)
     part = _part(name)
+    if opening is None:
+        travel = _slide_travel(state, opening=True)
+        done = lambda p: _beyond(part(p), True)  # noqa: E731
+    else:
+        travel = max(0.0, opening - abs(state["qpos"]))
+        done = lambda p: abs(part(p)["qpos"]) >= opening  # noqa: E731
     return [
-        Waypoint(h + o * DRAWER_STANDOFF + UP * 0.06, OPEN, rot=rot, tol=0.02),
         Waypoint(h + o * DRAWER_STANDOFF, OPEN, rot=rot, tol=0.02),
         Waypoint(h - o * 0.004, OPEN, rot=rot, tol=0.008, stop_when_blocked=True, speed=0.7, tags=("grasp",)),
-        Waypoint(h - o * 0.004, CLOSE, rot=rot, wait=GRIP_STEPS, tol=1.0),
-        Waypoint(
-            h + o * travel, CLOSE, rot=rot, speed=0.7, stop_when_blocked=True, done=lambda p: _beyond(part(p), True)
-        ),
-        Waypoint(h + o * travel, OPEN, rot=rot, wait=GRIP_STEPS, tol=1.0),
+        Waypoint(h - o * 0.004, CLOSE, rot=rot, wait=HANDLE_GRIP_STEPS, tol=1.0),
+        Waypoint(h + o * travel, CLOSE, rot=rot, speed=0.7, stop_when_blocked=True, done=done),
+        Waypoint(h + o * travel, OPEN, rot=rot, wait=HANDLE_GRIP_STEPS, tol=1.0),
         Waypoint(h + o * (travel + 0.10), OPEN, rot=rot, tol=0.02),
-        Waypoint(h + o * (travel + 0.10) + UP * 0.12, OPEN, tol=0.03),
+        Waypoint(0.5 * (h + o * (travel + 0.10)) + 0.5 * home, OPEN, tol=0.04),
     ]
 
 
