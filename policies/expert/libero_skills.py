@@ -20,6 +20,13 @@ CARRY_ABOVE = 0.22  # carry height above the higher of object and target
 RIM_INSET = 0.012  # m inside the outer radius where a bowl's or mug's rim is grasped
 RIM_OBJECTS = ("bowl", "mug")  # open containers: grasped by the rim, not the (hollow) centre
 TOL = 0.012  # m: waypoint reached
+TALL = 0.10  # m: objects taller than this are grasped just below their top
+TALL_GRASP_BELOW_TOP = 0.025  # m
+TALL_PLACE_CLEARANCE = 0.02  # m between a tall object's bottom and the target when it is released
+FLAT, GRIPPER_SPAN = 0.03, 0.075  # m: lower than FLAT and wider than the open gripper -> pushed, not grasped
+PUSH_HEIGHT = 0.012  # m above the object's bottom where the fingertips push it
+PUSH_INSET = 0.025  # m inside the rim where the fingertips go down
+PUSH_TOL = 0.012  # m: pushed object's centre this close to the target -> done
 GRIP_STEPS = 12  # steps to wait while the gripper closes / opens
 HANDLE_GRIP_STEPS = 8  # the same on a drawer handle (nothing to lift)
 INSERT_OPENING = 0.115  # m a drawer is pulled out to put something in: fully out, it overhangs the table
@@ -79,8 +86,17 @@ def pick_place(
         grasp = np.array([o[0], o[1] + offset[1], top - 0.01])
     carry_z = max(o[2], t[2]) + carry_above
     place = np.array([t[0], t[1], max(t[2] + place_height, o[2] + 0.08)]) + offset
+    hover_z = o[2] + HOVER
+    box = priv.get("aabb", {}).get(obj)
+    if box is not None and box[5] - box[2] > TALL:
+        # tall objects (bottles): the palm sits ~3 cm above the fingertips, so they are grasped just below
+        # their top (the neck), hovered over, and set down on their bottom
+        grasp = np.array([o[0], o[1], box[5] - TALL_GRASP_BELOW_TOP])
+        hover_z = box[5] + 0.05
+        place[2] = t[2] + (grasp[2] - box[2]) + TALL_PLACE_CLEARANCE
+        carry_z = max(carry_z, place[2] + 0.08, hover_z)
     return [
-        Waypoint(np.array([grasp[0], grasp[1], o[2] + HOVER]), OPEN, rot=rot),
+        Waypoint(np.array([grasp[0], grasp[1], hover_z]), OPEN, rot=rot),
         Waypoint(grasp, OPEN, rot=rot, tol=0.008, stop_when_blocked=True, tags=("grasp",)),  # tall objects stop early
         Waypoint(grasp, CLOSE, rot=rot, wait=GRIP_STEPS, tol=1.0),
         Waypoint(np.array([grasp[0], grasp[1], carry_z]), CLOSE, rot=rot),
@@ -218,3 +234,46 @@ def turn_on_knob(priv: dict[str, Any], name: str, start: Rotation) -> list[Waypo
         for deg in range(-40, 140, 30)
     ]
     return plan + [Waypoint(point(90.0) + UP * 0.10, OPEN, tol=0.03)]
+
+
+def is_flat_and_wide(priv: dict[str, Any], obj: str) -> bool:
+    """Objects the gripper cannot grasp from above (plates): lower than ``FLAT`` and wider than the gripper opens."""
+    box = priv.get("aabb", {}).get(obj)
+    if box is None:
+        return False
+    return bool(box[5] - box[2] < FLAT and min(box[3] - box[0], box[4] - box[1]) > GRIPPER_SPAN)
+
+
+def push(priv: dict[str, Any], obj: str, target: str, start_rot: Rotation) -> list[Waypoint]:
+    """Slide ``obj`` (a plate) over the table until its centre is on ``target``: the closed fingertips go
+    down inside its rim on the far side from the target and push that rim from inside along the straight
+    line, in short segments. Pushing from inside keeps the hand over the plate: behind it there may be a
+    cabinet whose handles the hand (wide along its fingers' closing axis, turned across the push) would hit."""
+    box = priv["aabb"][obj]
+    p = priv["objects"][obj][:3]
+    t = target_position(priv, target)
+    d = np.array([t[0] - p[0], t[1] - p[1], 0.0])
+    dist = float(np.linalg.norm(d))
+    d = d / max(dist, 1e-9)
+    radius = 0.5 * max(box[3] - box[0], box[4] - box[1])
+    z = box[2] + PUSH_HEIGHT
+    start = np.array([p[0], p[1], z]) - d * (radius - PUSH_INSET)
+    end = np.array([t[0], t[1], z]) - d * (radius - PUSH_INSET)
+
+    def arrived(q: dict[str, Any]) -> bool:
+        c = q["objects"][obj][:3]
+        return bool(np.linalg.norm(c[:2] - t[:2]) < PUSH_TOL)
+
+    yaw = float(np.arctan2(d[1], d[0]))
+    yaw = (yaw + np.pi / 2) % np.pi - np.pi / 2  # closing axis across d, the smaller turn of the two
+    rot = Rotation.from_euler("z", yaw) * start_rot
+    n = max(1, int(np.ceil(np.linalg.norm(end - start) / 0.05)))
+    plan = [
+        Waypoint(start + UP * 0.06, CLOSE, rot=rot, tol=0.02),
+        Waypoint(start, CLOSE, rot=rot, tol=0.01, stop_when_blocked=True),
+    ]
+    plan += [
+        Waypoint(start + (end - start) * (i / n), CLOSE, rot=rot, tol=0.015, speed=0.5, timeout=30, done=arrived)
+        for i in range(1, n + 1)
+    ]
+    return plan + [Waypoint(end + UP * 0.10 - d * 0.03, OPEN, rot=rot, tol=0.03)]

@@ -169,11 +169,26 @@ class LiberoTaskEnv:
                 out[name] = np.array([radius, pts[:, 2].min(), pts[:, 2].max()])
         return out
 
+    def _aabbs(self, objects: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per object float64 [6]: world-aligned box (min xyz, max xyz) around its collision geoms."""
+        model, data = self._env.sim.model, self._env.sim.data
+        out = {}
+        for name, geoms in getattr(self, "_object_geoms", {}).items():
+            solid = geoms[(model.geom_contype[geoms] > 0) | (model.geom_conaffinity[geoms] > 0)]
+            if name not in objects or len(solid) == 0:
+                continue
+            rot = data.geom_xmat[solid].reshape(-1, 3, 3)
+            centre = data.geom_xpos[solid] + np.einsum("nij,nj->ni", rot, model.geom_aabb[solid, :3])
+            half = np.einsum("nij,nj->ni", np.abs(rot), model.geom_aabb[solid, 3:])
+            out[name] = np.concatenate([(centre - half).min(axis=0), (centre + half).max(axis=0)])
+        return out
+
     def _privileged(self, raw: dict[str, np.ndarray]) -> dict[str, Any]:
         """Simulator poses for scripted experts / data generation (policies under test ignore it).
 
         Poses are float64 [7] = world xyz + quaternion xyzw (robosuite's order); ``sites`` are region
-        centres float64 [3]; ``goal`` lists the BDDL goal predicates, e.g. ("in", "soup_1", "basket_1_contain_region").
+        centres float64 [3]; ``aabb`` per object float64 [6] (world min xyz, max xyz); ``goal`` lists the BDDL
+        goal predicates, e.g. ("in", "soup_1", "basket_1_contain_region").
         """
         objects = {
             key[: -len("_pos")]: np.concatenate([raw[key], raw[key[: -len("_pos")] + "_quat"]]).astype(np.float64)
@@ -191,6 +206,7 @@ class LiberoTaskEnv:
             "robot_base": np.array(data.get_body_xpos("robot0_base"), dtype=np.float64),
             "objects": objects,
             "extents": self._extents(objects),
+            "aabb": self._aabbs(objects),
             "sites": {name: np.array(data.get_site_xpos(name), dtype=np.float64) for name in inner.object_sites_dict},
             "goal": [tuple(str(x) for x in g) for g in inner.parsed_problem["goal_state"]],
             "articulations": self._articulation_states(),
