@@ -55,19 +55,21 @@ def weights_fingerprint(module: nn.Module) -> str:
 
 
 class FrozenEncoder(nn.Module):
-    """Base: subclasses set ``self.frozen`` (the fixed extractor) and implement ``_extract``.
+    """Base: subclasses implement ``frozen`` (the fixed extractor module) and ``_extract``.
 
     Args:
         feature_dim: F, the size of the frozen features.
         out_dim: projected feature size.
     """
 
-    frozen: nn.Module
-
     def __init__(self, feature_dim: int, out_dim: int):
         super().__init__()
         self.feature_dim, self.out_dim = feature_dim, out_dim
         self.proj = nn.Sequential(nn.Linear(feature_dim, out_dim), nn.LayerNorm(out_dim))
+
+    @property
+    def frozen(self) -> nn.Module:
+        raise NotImplementedError
 
     def _extract(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -106,9 +108,12 @@ class PretrainedViTEncoder(FrozenEncoder):
         backbone = load_hf_backbone(path)
         super().__init__(int(backbone.config.hidden_size), out_dim)
         self.backbone = backbone
-        self.frozen = self.backbone
         self.register_buffer("mean", torch.tensor(self.MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(self.STD).view(1, 3, 1, 1), persistent=False)
+
+    @property
+    def frozen(self) -> nn.Module:
+        return self.backbone
 
     def _extract(self, images: torch.Tensor) -> torch.Tensor:
         out = self.backbone(pixel_values=(images - self.mean) / self.std)
@@ -146,7 +151,10 @@ class TrainedEncoder(FrozenEncoder):
             dim = int(model.encode(torch.zeros(1, 3, image_size, image_size)).flatten(1).shape[1])
         super().__init__(dim, out_dim)
         self.model = model
-        self.frozen = self.model
+
+    @property
+    def frozen(self) -> nn.Module:
+        return self.model
 
     def _extract(self, images: torch.Tensor) -> torch.Tensor:
         return self.model.encode(images)
