@@ -103,9 +103,12 @@ def _resume_setup(
         raise HarnessError(f"--resume: {out} holds {meta.get('component')}/{meta.get('name')}, not {key}")
     model_cfg = config_from_dict(spec.config_cls, meta["config"])
     tcfg = TrainConfig(**meta["train"]).resolved()
-    tcfg = dataclasses.replace(tcfg, steps=given.get("steps", tcfg.steps))
-    if args.overrides or set(given) - {"steps"}:
-        print("note: --resume uses the recorded configs; only --steps is taken from the command line", file=sys.stderr)
+    tcfg = dataclasses.replace(
+        tcfg, steps=given.get("steps", tcfg.steps), num_workers=given.get("num_workers", tcfg.num_workers)
+    )  # the worker count does not change the batches
+    if args.overrides or set(given) - {"steps", "num_workers"}:
+        msg = "note: --resume uses the recorded configs; only --steps and --num-workers are taken from the command line"
+        print(msg, file=sys.stderr)
     if tcfg.steps > tcfg.schedule_steps:
         print(
             f"note: --steps {tcfg.steps} runs past the recorded LR schedule ({tcfg.schedule_steps} steps); "

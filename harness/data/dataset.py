@@ -4,7 +4,7 @@ train / val split from harness.data.splits (both re-exported here)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -30,8 +30,11 @@ class DemoChunkDataset(Dataset):
     """Samples (observation history, action chunk) windows from demo files.
 
     ``image_size`` resizes every frame once at load time (None: keep the file's resolution).
+    ``features`` ({resolved file path: {demo name: float32 [T, V, F]}}, harness.data.feature_cache): frozen
+    image features used instead of the frames (which are then not read).
     Item ``i`` -> dict:
         "images":      uint8 [To, V, H, W, 3]  the ``image_keys`` views, frames t-To+1..t (padded by repeating frame 0)
+        or "image_features": float32 [To, V, F] the same frames' cached features (with ``features``)
         "proprio":     float32 [To, Dp]        normalised history of the ``proprio_keys`` (concatenated)
         "actions":     float32 [Hz, Da]        normalised actions t..t+Hz-1 (padded by repeating the last action)
         "action_mask": bool [Hz]               False on padded steps
@@ -51,6 +54,7 @@ class DemoChunkDataset(Dataset):
         stats: NormStats | None = None,
         image_size: int | None = None,
         action_norm: str = "meanstd",
+        features: Mapping[str, Mapping[str, np.ndarray]] | None = None,
     ):
         if action_norm not in MODES:
             raise HarnessError(f"action_norm must be meanstd or minmax, got {action_norm!r}")
@@ -64,23 +68,32 @@ class DemoChunkDataset(Dataset):
         self.instructions: list[str] = []
         self.episodes: list[dict[str, Any]] = []
         train_actions, train_proprio = [], []
+        self.uses_features = features is not None
         for path in paths:
             meta = open_demo_file(Path(path), obs_keys=(*image_keys, *stored_keys(self.proprio_keys)))
+            table = features[str(Path(path).resolve())] if features is not None else None
+            read_keys = (*(() if table is not None else image_keys), *stored_keys(self.proprio_keys))
             train, val = split_episodes(meta.names, val_fraction, seed)
             chosen = {"train": train, "val": val, "all": meta.names}[split]
             needed = set(chosen) if stats is not None else set(chosen) | set(train)  # train demos feed the stats
             for name in meta.names:
                 if name not in needed:
                     continue
-                demo = read_demo(meta.path, name, (*image_keys, *stored_keys(self.proprio_keys)))
+                demo = read_demo(meta.path, name, read_keys)
                 proprio = file_features(demo.obs, self.proprio_keys)
                 if name in train:
                     train_actions.append(demo.actions)
                     train_proprio.append(proprio)
                 if name in chosen:
+                    if table is not None:
+                        if name not in table or len(table[name]) != len(demo.actions):
+                            raise HarnessError(f"feature cache of {path} does not match its demo {name}")
+                        visual = {"image_features": np.asarray(table[name], dtype=np.float32)}
+                    else:
+                        visual = {"images": np.stack([_resized(demo.obs[k], image_size) for k in image_keys], axis=1)}
                     self.episodes.append(
                         {
-                            "images": np.stack([_resized(demo.obs[k], image_size) for k in image_keys], axis=1),
+                            **visual,
                             "proprio": proprio.astype(np.float64),
                             "actions": demo.actions.astype(np.float64),
                             "instruction": str(demo.attrs.get("instruction", meta.instruction)),
@@ -106,8 +119,9 @@ class DemoChunkDataset(Dataset):
         mask = fut < T
         fut = np.minimum(fut, T - 1)
         proprio = self._proprio_norm.normalize(ep["proprio"][hist])
+        visual = "image_features" if self.uses_features else "images"
         return {
-            "images": torch.from_numpy(ep["images"][hist]),
+            visual: torch.from_numpy(ep[visual][hist]),
             "proprio": torch.from_numpy(proprio.astype(np.float32)),
             "actions": torch.from_numpy(self._action_norm.normalize(ep["actions"][fut]).astype(np.float32)),
             "action_mask": torch.from_numpy(mask),

@@ -1,5 +1,7 @@
 """The one training loop behind ``python -m harness.train``: deterministic for a seed, EMA weights,
-periodic validation, resumable from its last checkpoint, jsonl log + loss plot.
+periodic validation, resumable from its last checkpoint, jsonl log + loss plot. Batches come from a
+``DataLoader`` with ``num_workers`` workers (harness.nn.batches): the same seed gives the same batches
+whatever the worker count.
 
 A component registers a ``Trainable`` (in ``harness.registry.TRAINABLES`` under "<component>/<name>"):
 how to build its datasets and its model from a config dataclass. The model implements
@@ -19,12 +21,13 @@ import numpy as np
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from torch.utils.data import Dataset, default_collate
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from harness.engine.atomic_io import append_line_atomic, read_jsonl
 from harness.data.normalize import NormStats
 from harness.errors import HarnessError
+from harness.nn.batches import TRAIN_STREAM, VAL_STREAM, StepBatches, auto_workers, iterate, step_loader
 from harness.nn.checkpoint import save_checkpoint
 
 STATE_FILE, LOG_FILE, PLOT_FILE = "train_state.pt", "train_log.jsonl", "loss.png"
@@ -79,6 +82,7 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads, 0: all cores
     schedule_steps: int = 0  # length of the cosine LR schedule; 0: --steps (resolved and recorded)
     min_lr_ratio: float = 0.0  # final LR / lr: the cosine ends here, and steps past the schedule stay here
+    num_workers: int = -1  # DataLoader workers assembling batches; -1: auto (0 on CPU, up to 4 with CUDA)
 
     def validate(self) -> "TrainConfig":
         for name in ("steps", "batch_size", "val_every", "save_every", "log_every"):
@@ -90,10 +94,11 @@ class TrainConfig:
             raise HarnessError("--schedule-steps and --warmup must be >= 0")
         if not 0 <= self.min_lr_ratio <= 1:
             raise HarnessError("--min-lr-ratio must be in [0, 1]")
+        if self.num_workers < -1:
+            raise HarnessError("--num-workers must be >= 0 (or -1: auto)")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise HarnessError(f"--device {self.device}: CUDA is not available on this machine")
         return self
-
 
     def resolved(self) -> "TrainConfig":
         """This config with ``schedule_steps`` fixed (0 -> ``steps``)."""
@@ -120,20 +125,20 @@ def lr_schedule(cfg: TrainConfig) -> Callable[[int], float]:
     return factor
 
 
-def _collate(ds: Dataset, idx: torch.Tensor) -> dict[str, Any]:
-    return default_collate([ds[int(i)] for i in idx])
+def train_batches(data: TrainData, cfg: TrainConfig) -> StepBatches:
+    """The run's training batches: item s = the CPU batch of optimiser step s."""
+    return StepBatches(data.train, data.to_batch, cfg.batch_size, cfg.seed, TRAIN_STREAM, True)
 
 
 def _validate(model: nn.Module, data: TrainData, cfg: TrainConfig, device: torch.device) -> float | None:
     if data.val is None or len(data.val) == 0:
         return None
+    batches = StepBatches(data.val, data.to_batch, cfg.batch_size, cfg.seed, VAL_STREAM, False)
     gen = torch.Generator().manual_seed(cfg.seed + 1)  # same val batches and noise every time
     model.eval()
     losses = []
     with torch.no_grad():
-        for _ in range(cfg.val_batches):
-            idx = torch.randint(len(data.val), (cfg.batch_size,), generator=gen)
-            batch = data.to_batch(_collate(data.val, idx), gen, device, False)
+        for batch in iterate(step_loader(batches, 0, cfg.val_batches, 0, cfg.seed, False), device):
             loss, _ = model.compute_loss(batch, gen)
             losses.append(float(loss))
     model.train()
@@ -235,9 +240,9 @@ def train(
     t_start = time.perf_counter()
     samples = 0
     model.train()
-    while step < cfg.steps:
-        idx = torch.randint(len(data.train), (cfg.batch_size,), generator=gen)
-        batch = data.to_batch(_collate(data.train, idx), gen, device, True)
+    workers = auto_workers(cfg.num_workers, cfg.device)
+    loader = step_loader(train_batches(data, cfg), step, cfg.steps, workers, cfg.seed, device.type == "cuda")
+    for batch in iterate(loader, device):
         loss, logs = model.compute_loss(batch, gen)
         if not torch.isfinite(loss):
             raise HarnessError(f"training diverged at step {step}: loss {float(loss)} (lower --lr?)")

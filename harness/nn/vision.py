@@ -1,17 +1,25 @@
-"""Image encoders: a small conv net trained from scratch (optionally FiLM-conditioned) and a frozen
-pretrained ViT loaded from a local Hugging Face folder (DINOv2 or similar) for users who have weights.
+"""Image encoders: a small conv net trained from scratch (optionally FiLM-conditioned), or a frozen
+extractor + trainable projection (harness.nn.frozen: ``hf:/folder`` for a local Hugging Face ViT such as
+DINOv2, ``ckpt:/dir`` for an encoder trained here).
 
 Inputs are float images [B, 3, H, W] in [0, 1]; outputs are feature vectors [B, out_dim].
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
 from harness.errors import HarnessError
+from harness.nn.frozen import PretrainedViTEncoder, build_frozen_encoder, is_frozen_kind, load_hf_backbone
+
+__all__ = ["ConvEncoder", "PretrainedViTEncoder", "build_image_encoder", "load_hf_backbone", "random_shift"]
+
+
+def images_to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [..., H, W, 3] -> float32 [..., 3, H, W] in [0, 1] (training batches, live observations and the
+    feature cache all convert frames with this function)."""
+    return images.movedim(-1, -3).float().div_(255.0)
 
 
 class FiLM(nn.Module):
@@ -92,65 +100,16 @@ class ConvEncoder(nn.Module):
         return self.head(feats)
 
 
-def load_hf_backbone(path: str) -> nn.Module:
-    """A frozen ``transformers.AutoModel`` from a local folder (config.json + model.safetensors), eval mode.
-
-    Nothing is downloaded; a missing or unreadable folder is one HarnessError line.
-    """
-    folder = Path(path).expanduser()
-    if not (folder / "config.json").is_file():
-        raise HarnessError(f"pretrained vision weights: {folder} has no config.json (expected a HF model folder)")
-    try:
-        from transformers import AutoModel
-
-        backbone = AutoModel.from_pretrained(str(folder), local_files_only=True, use_safetensors=True)
-    except Exception as exc:  # noqa: BLE001 - any load failure is a bad user folder
-        msg = f"cannot load pretrained vision weights from {folder}: {type(exc).__name__}: {exc}"
-        raise HarnessError(msg) from exc
-    return backbone.requires_grad_(False).eval()
-
-
-class PretrainedViTEncoder(nn.Module):
-    """Frozen ViT from a local Hugging Face folder (config.json + model.safetensors, e.g. facebook/dinov2-small)
-    plus a trainable linear projection of its CLS token. Nothing is downloaded.
-
-    Args:
-        path: local model folder; any ``transformers.AutoModel`` vision backbone with ``pooler_output``
-            or ``last_hidden_state``.
-        out_dim: projected feature size.
-    """
-
-    MEAN = (0.485, 0.456, 0.406)
-    STD = (0.229, 0.224, 0.225)
-
-    def __init__(self, path: str, out_dim: int = 128):
-        super().__init__()
-        self.backbone = load_hf_backbone(path)
-        hidden = int(self.backbone.config.hidden_size)
-        self.proj = nn.Sequential(nn.Linear(hidden, out_dim), nn.LayerNorm(out_dim))
-        self.register_buffer("mean", torch.tensor(self.MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(self.STD).view(1, 3, 1, 1), persistent=False)
-        self.out_dim = out_dim
-
-    def train(self, mode: bool = True) -> "PretrainedViTEncoder":
-        super().train(mode)
-        self.backbone.eval()  # frozen: keep dropout / norms in eval mode
-        return self
-
-    def forward(self, images: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        with torch.no_grad():
-            out = self.backbone(pixel_values=(images - self.mean) / self.std)
-            cls = out.last_hidden_state[:, 0]
-        return self.proj(cls)
-
-
-def build_image_encoder(kind: str, out_dim: int, widths: tuple[int, ...], film_dim: int | None = None) -> nn.Module:
-    """``conv`` (trained here) or ``hf:/path/to/folder`` (frozen pretrained ViT + trainable projection)."""
+def build_image_encoder(
+    kind: str, out_dim: int, widths: tuple[int, ...], film_dim: int | None = None, image_size: int = 64
+) -> nn.Module:
+    """``conv`` (trained here, end to end) or a frozen extractor + trainable projection: ``hf:/path/to/folder``
+    (pretrained ViT) or ``ckpt:/path/to/dir`` (an encoder trained here, for ``image_size`` frames)."""
     if kind == "conv":
         return ConvEncoder(widths, out_dim, film_dim)
-    if kind.startswith("hf:"):
-        return PretrainedViTEncoder(kind[3:], out_dim)
-    raise HarnessError(f"unknown vision encoder {kind!r}; use 'conv' or 'hf:/path/to/model_folder'")
+    if is_frozen_kind(kind):
+        return build_frozen_encoder(kind, out_dim, image_size)
+    raise HarnessError(f"unknown vision encoder {kind!r}; use 'conv', 'hf:/path/to/model_folder' or 'ckpt:/dir'")
 
 
 def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator | None = None) -> torch.Tensor:

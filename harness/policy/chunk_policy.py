@@ -6,6 +6,9 @@ A chunk model implements (normalised units throughout):
     predict(batch, n, generator)   -> actions float32 [n, Hz, Da] for a batch of ONE observation
 with batch = {"images": float [B, To, V, 3, H, W] in [0, 1], "proprio": [B, To, Dp], "text": [B, 384],
               "actions": [B, Hz, Da], "action_mask": bool [B, Hz]} (the last two only for training).
+Training with ``cache_features`` (a frozen ``vision`` encoder) replaces "images" by "image_features"
+float [B, To, V, F]: the frozen encoder's ``features`` of the same frames, computed once per demo file
+(harness.data.feature_cache); at evaluation the model computes them live from "images" with that function.
 """
 
 from __future__ import annotations
@@ -21,13 +24,15 @@ import torch
 from torch import nn
 
 from harness.data.dataset import DemoChunkDataset, NormStats, split_episodes
+from harness.data.feature_cache import cached_features
 from harness.data.features import live_features
 from harness.data.hdf5_io import open_demo_file
 from harness.errors import HarnessError
 from harness.nn.checkpoint import load_checkpoint, load_state_into
 from harness.nn.text import TextEncoder
 from harness.nn.training import TrainData
-from harness.nn.vision import random_shift
+from harness.nn.frozen import FrozenEncoder, build_frozen_encoder, is_frozen_kind
+from harness.nn.vision import images_to_float, random_shift
 from harness.protocols import EpisodeSpec, Obs
 
 
@@ -42,11 +47,13 @@ class ChunkPolicyConfig:
     action_horizon: int = 16  # Hz: predicted chunk length
     n_action_steps: int = 8  # executed steps per decision (<= Hz)
     text_encoder: str = "auto"  # auto | minilm | hash (checkpoints store the resolved name)
-    vision: str = "conv"  # conv (trained here) | hf:/path/to/local/model (frozen pretrained ViT)
+    vision: str = "conv"  # conv (trained end to end) | frozen: hf:/local/hf/model_folder | ckpt:/trained/encoder_dir
     vision_widths: tuple[int, ...] = (32, 64, 128)
     vision_dim: int = 64
     shift_pad: int = 4  # random-shift augmentation in training (pixels)
     action_norm: str = "meanstd"  # meanstd | minmax
+    cache_features: bool = False  # frozen vision only: train on features computed once per demo file (no shifts)
+    feature_cache_dir: str = ""  # where the feature cache lives; "": next to each demo file
 
     def validate(self) -> None:
         if not 1 <= self.n_action_steps <= self.action_horizon:
@@ -55,6 +62,10 @@ class ChunkPolicyConfig:
             raise HarnessError("obs_horizon must be >= 1 and image_size >= 16")
         if not self.image_keys:
             raise HarnessError("image_keys must name at least one camera")
+        if self.cache_features and not is_frozen_kind(self.vision):
+            raise HarnessError(
+                f"cache_features needs a frozen encoder (vision=hf:/folder or ckpt:/dir), not vision={self.vision!r}"
+            )
 
 
 def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
@@ -71,27 +82,43 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
 
 
+def encode_images(
+    encoder: nn.Module, batch: dict[str, torch.Tensor], view: int | None = None, cond: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Encoder features [N, out_dim] of view ``view`` (N = B * To) or of every view (``None``: N = B * To * V,
+    in (b, t, v) order) of a chunk batch: from cached "image_features" [B, To, V, F] (a FrozenEncoder's
+    projection) or from "images" [B, To, V, 3, H, W] (the whole encoder; ``cond`` [N, Dc] for FiLM)."""
+    key = "image_features" if "image_features" in batch else "images"
+    x = batch[key]
+    x = x.flatten(0, 2) if view is None else x[:, :, view].flatten(0, 1)
+    if key == "images":
+        return encoder(x, cond)
+    if not isinstance(encoder, FrozenEncoder):
+        raise HarnessError("cached image features need a frozen vision encoder (hf:/folder or ckpt:/dir)")
+    return encoder.project(x)
+
+
 class ChunkModel(Protocol):
     def compute_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None) -> tuple: ...
 
     def predict(self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None) -> torch.Tensor: ...
 
 
-def images_to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [B, To, V, H, W, 3] -> float32 [B, To, V, 3, H, W] in [0, 1]."""
-    return images.permute(0, 1, 2, 5, 3, 4).float().div_(255.0)
-
-
 def training_batch(
     raw: dict[str, Any], text: TextEncoder, shift_pad: int, device: torch.device, generator: torch.Generator | None
 ) -> dict[str, torch.Tensor]:
-    """Collated DemoChunkDataset items -> model batch (augmented with random shifts when shift_pad > 0)."""
-    images = images_to_float(raw["images"])
-    if shift_pad > 0:
-        b, t, v = images.shape[:3]
-        images = random_shift(images.flatten(0, 2), shift_pad, generator).view(b, t, v, *images.shape[3:])
+    """Collated DemoChunkDataset items -> model batch (images augmented with random shifts when shift_pad > 0;
+    cached "image_features" pass through unaugmented)."""
+    if "image_features" in raw:
+        visual = {"image_features": raw["image_features"].to(device)}
+    else:
+        images = images_to_float(raw["images"])
+        if shift_pad > 0:
+            b, t, v = images.shape[:3]
+            images = random_shift(images.flatten(0, 2), shift_pad, generator).view(b, t, v, *images.shape[3:])
+        visual = {"images": images.to(device)}
     return {
-        "images": images.to(device),
+        **visual,
         "proprio": raw["proprio"].to(device),
         "text": torch.from_numpy(text.encode(list(raw["instruction"]))).to(device),
         "actions": raw["actions"].to(device),
@@ -191,10 +218,16 @@ def chunk_policy_data(cfg: ChunkPolicyConfig, paths: list[Path], seed: int, val_
         "image_size": cfg.image_size,
         "action_norm": cfg.action_norm,
     }
+    if cfg.cache_features:
+        encoder = build_frozen_encoder(cfg.vision, cfg.vision_dim, cfg.image_size)
+        kwargs["features"] = cached_features(
+            paths, cfg.image_keys, cfg.image_size, encoder, cfg.feature_cache_dir or None
+        )
     train = DemoChunkDataset(paths, "train", **kwargs)
     n_val = sum(len(split_episodes(open_demo_file(Path(p)).names, val_fraction, seed)[1]) for p in paths)
     val = DemoChunkDataset(paths, "val", stats=train.stats, **kwargs) if n_val else None
     text = TextEncoder(cfg.text_encoder)
+    text.encode(train.instructions + (val.instructions if val is not None else []))  # cached before workers fork
 
     def to_batch(raw: dict[str, Any], gen: torch.Generator, device: torch.device, is_train: bool) -> dict:
         return training_batch(raw, text, cfg.shift_pad if is_train else 0, device, gen)

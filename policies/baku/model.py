@@ -9,6 +9,7 @@ from torch import nn
 
 from harness.nn.text import TEXT_DIM
 from harness.nn.vision import build_image_encoder
+from harness.policy.chunk_policy import encode_images
 from policies.baku.config import BakuConfig
 
 
@@ -21,7 +22,9 @@ class BakuModel(nn.Module):
         self.cfg = cfg
         self.action_dim = int(info["action_dim"])
         views, d = len(cfg.image_keys), cfg.d_model
-        self.encoder = build_image_encoder(cfg.vision, cfg.vision_dim, cfg.vision_widths, film_dim=TEXT_DIM)
+        self.encoder = build_image_encoder(
+            cfg.vision, cfg.vision_dim, cfg.vision_widths, film_dim=TEXT_DIM, image_size=cfg.image_size
+        )
         self.image_proj = nn.Linear(cfg.vision_dim, d)
         self.proprio_proj = nn.Linear(int(info["proprio_dim"]), d)
         self.text_proj = nn.Linear(TEXT_DIM, d)
@@ -41,11 +44,13 @@ class BakuModel(nn.Module):
         )
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """-> normalised chunk [B, Hz, Da]."""
-        images, text = batch["images"], batch["text"]
-        b, t, v = images.shape[:3]
+        """images [B, To, V, 3, H, W] (or cached image_features [B, To, V, F]), proprio [B, To, Dp], text [B, 384]
+        -> normalised chunk [B, Hz, Da]."""
+        text = batch["text"]
+        b, t = batch["proprio"].shape[:2]
+        v = len(self.cfg.image_keys)
         cond = text[:, None, None].expand(b, t, v, -1).flatten(0, 2)
-        feats = self.image_proj(self.encoder(images.flatten(0, 2), cond)).view(b, t, v, -1)
+        feats = self.image_proj(encode_images(self.encoder, batch, None, cond)).view(b, t, v, -1)
         feats = feats + self.view_embed[:v] + self.time_embed[:t, None]
         proprio = self.proprio_proj(batch["proprio"]) + self.view_embed[v] + self.time_embed[:t]
         tokens = torch.cat(

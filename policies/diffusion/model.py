@@ -10,6 +10,7 @@ from torch import nn
 from harness.nn.text import TEXT_DIM
 from harness.nn.unet1d import ConditionalUnet1D
 from harness.nn.vision import build_image_encoder
+from harness.policy.chunk_policy import encode_images
 from policies.diffusion.config import DiffusionConfig
 
 
@@ -37,7 +38,10 @@ class DiffusionPolicyModel(nn.Module):
         self.action_dim = int(info["action_dim"])
         proprio_dim, views = int(info["proprio_dim"]), len(cfg.image_keys)
         self.encoders = nn.ModuleList(
-            [build_image_encoder(cfg.vision, cfg.vision_dim, cfg.vision_widths) for _ in range(views)]
+            [
+                build_image_encoder(cfg.vision, cfg.vision_dim, cfg.vision_widths, image_size=cfg.image_size)
+                for _ in range(views)
+            ]
         )
         self.text_proj = nn.Sequential(nn.Linear(TEXT_DIM, cfg.text_dim), nn.Mish())
         cond_dim = cfg.obs_horizon * (views * cfg.vision_dim + proprio_dim) + cfg.text_dim
@@ -45,10 +49,10 @@ class DiffusionPolicyModel(nn.Module):
         self.train_scheduler, self.sample_scheduler = _schedulers(cfg)
 
     def encode(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """images [B, To, V, 3, H, W], proprio [B, To, Dp], text [B, 384] -> conditioning [B, Dc]."""
-        images = batch["images"]
-        b, t = images.shape[:2]
-        feats = [enc(images[:, :, v].flatten(0, 1)).view(b, t, -1) for v, enc in enumerate(self.encoders)]
+        """images [B, To, V, 3, H, W] (or cached image_features [B, To, V, F]), proprio [B, To, Dp], text [B, 384]
+        -> conditioning [B, Dc]."""
+        b, t = batch["proprio"].shape[:2]
+        feats = [encode_images(enc, batch, v).view(b, t, -1) for v, enc in enumerate(self.encoders)]
         obs = torch.cat([*feats, batch["proprio"]], dim=-1).flatten(1)
         return torch.cat([obs, self.text_proj(batch["text"])], dim=-1)
 
