@@ -12,7 +12,7 @@ A proportional controller on the end-effector pose produces 7-D OSC_POSE delta a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -26,13 +26,18 @@ ROT_GAIN = 1.5  # action per radian of orientation error (1.0 action = 0.5 rad)
 ROT_TOL = 0.12  # rad: orientation reached
 STALL_STEPS, STALL_EPS = 6, 0.001  # a waypoint counts as reached when the hand stops moving (blocked)
 NEAR_ENOUGH = 0.03  # m: a waypoint counts as reached where the hand stops this close to it
-MAX_ATTEMPTS = 2  # plans per goal predicate
+MAX_ATTEMPTS = 3  # plans per goal predicate
 ORDER = {"open": 0, "turnon": 1, "in": 2, "on": 2, "close": 3}
 
 
 def predicate_order(goal: list[tuple[str, ...]]) -> list[int]:
     """Indices of ``goal`` in the order the expert works on them (stable within a kind)."""
     return sorted(range(len(goal)), key=lambda i: (ORDER.get(goal[i][0], 9), i))
+
+
+def _holds_or(index: int, done: Callable[[dict[str, Any]], bool] | None) -> Callable[[dict[str, Any]], bool]:
+    """Waypoint end condition: goal predicate ``index`` holds, or ``done`` does."""
+    return lambda priv: bool(priv["goal_holds"][index]) or (done is not None and done(priv))
 
 
 class LiberoExpert:
@@ -57,6 +62,9 @@ class LiberoExpert:
                 continue
             plan = self._plan_predicate(priv, goal[i])
             self._attempts[i] = self._attempts.get(i, 0) + 1
+            for wp in plan:
+                if "until_goal" in wp.tags:  # this predicate holding ends the waypoint
+                    wp.done = _holds_or(i, wp.done)
             if plan:
                 return plan
         return []

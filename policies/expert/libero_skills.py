@@ -26,6 +26,7 @@ TALL_PLACE_CLEARANCE = 0.02  # m between a tall object's bottom and the target w
 FLAT, GRIPPER_SPAN = 0.03, 0.075  # m: lower than FLAT and wider than the open gripper -> pushed, not grasped
 PUSH_HEIGHT = 0.012  # m above the object's bottom where the fingertips push it
 PUSH_INSET = 0.025  # m inside the rim where the fingertips go down
+PUSH_OVERSHOOT = 0.04  # m the fingers push past where the plate would be on target (it lags and slips)
 PUSH_TOL = 0.012  # m: pushed object's centre this close to the target -> done
 GRIP_STEPS = 12  # steps to wait while the gripper closes / opens
 HANDLE_GRIP_STEPS = 8  # the same on a drawer handle (nothing to lift)
@@ -258,7 +259,7 @@ def push(priv: dict[str, Any], obj: str, target: str, start_rot: Rotation) -> li
     radius = 0.5 * max(box[3] - box[0], box[4] - box[1])
     z = box[2] + PUSH_HEIGHT
     start = np.array([p[0], p[1], z]) - d * (radius - PUSH_INSET)
-    end = np.array([t[0], t[1], z]) - d * (radius - PUSH_INSET)
+    end = np.array([t[0], t[1], z]) - d * (radius - PUSH_INSET - PUSH_OVERSHOOT)  # the plate lags the fingers
 
     def arrived(q: dict[str, Any]) -> bool:
         c = q["objects"][obj][:3]
@@ -273,7 +274,16 @@ def push(priv: dict[str, Any], obj: str, target: str, start_rot: Rotation) -> li
         Waypoint(start, CLOSE, rot=rot, tol=0.01, stop_when_blocked=True),
     ]
     plan += [
-        Waypoint(start + (end - start) * (i / n), CLOSE, rot=rot, tol=0.015, speed=0.5, timeout=30, done=arrived)
+        Waypoint(
+            start + (end - start) * (i / n),
+            CLOSE,
+            rot=rot,
+            tol=0.015,
+            speed=0.5,
+            timeout=30,
+            done=arrived,
+            tags=("until_goal",),
+        )
         for i in range(1, n + 1)
     ]
     return plan + [Waypoint(end + UP * 0.10 - d * 0.03, OPEN, rot=rot, tol=0.03)]
