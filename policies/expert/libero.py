@@ -90,13 +90,28 @@ class LiberoExpert:
                 state = parts[target]
                 if abs(state["qpos"]) < skills.INSERT_OPENING - 0.01:
                     plan += skills.open_drawer(priv, target, self._start_rot, self._home, skills.INSERT_OPENING)
+                # place halfway between the drawer's front wall (just behind its handle) and the cabinet's face
+                o = np.asarray(state["opening"], dtype=np.float64)
+                pulled = max(0.0, skills.INSERT_OPENING - abs(state["qpos"]))
+                out = abs(state["qpos"]) + pulled
+                place = state["handle"] + o * (pulled - skills.HANDLE_PROTRUSION - out / 2)
                 opened = dict(priv)
                 opened["sites"] = dict(priv["sites"])
-                shift = max(0.0, skills.INSERT_OPENING - abs(state["qpos"])) + skills.INSERT_SET_BACK
-                opened["sites"][target] = priv["sites"][target] + state["opening"] * shift
-                lean = skills.leaning_away(state["opening"], self._start_rot)
+                site = priv["sites"][target]
+                opened["sites"][target] = site + o * float(np.dot(place - site, o))
+                # bowls held by the rim facing the robot, the fingers closing along the cabinet's face (the
+                # hand is wide along that axis and would hit the cabinet above the drawer otherwise)
+                rim = np.array([-o[1], o[0], 0.0])
+                rim = rim if rim[0] <= 0 else -rim
+                lean = skills.leaning_away(o, skills.along(rim, self._start_rot))
                 return plan + skills.pick_place(
-                    opened, obj, target, place_height=0.07, rot=lean, carry_above=skills.DRAWER_CARRY_ABOVE
+                    opened,
+                    obj,
+                    target,
+                    place_height=0.07,
+                    rot=lean,
+                    carry_above=skills.DRAWER_CARRY_ABOVE,
+                    rim_direction=rim,
                 )
             return plan + skills.pick_place(priv, obj, target)
         return []

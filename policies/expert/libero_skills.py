@@ -31,7 +31,7 @@ PUSH_TOL = 0.012  # m: pushed object's centre this close to the target -> done
 GRIP_STEPS = 12  # steps to wait while the gripper closes / opens
 HANDLE_GRIP_STEPS = 8  # the same on a drawer handle (nothing to lift)
 INSERT_OPENING = 0.115  # m a drawer is pulled out to put something in: fully out, it overhangs the table
-INSERT_SET_BACK = 0.03  # m from the region's centre towards the drawer front where the object is placed
+HANDLE_PROTRUSION = 0.03  # m from a drawer's handle back to the inside of its front wall
 DRAWER_CARRY_ABOVE = 0.13  # carry height above an opened drawer's region (its walls are low)
 DRAWER_STANDOFF = 0.14  # m in front of a handle before approaching it
 DRAWER_MARGIN = 0.012  # m pulled / pushed beyond LIBERO's open / closed threshold
@@ -73,18 +73,22 @@ def pick_place(
     place_height: float = 0.10,
     rot: Rotation | None = None,
     carry_above: float = CARRY_ABOVE,
+    rim_direction: np.ndarray | None = None,
 ) -> list[Waypoint]:
-    """Hover, descend, grasp, lift, carry above ``target``, lower, release, lift (orientation ``rot``)."""
+    """Hover, descend, grasp, lift, carry above ``target``, lower, release, lift (orientation ``rot``).
+    Bowls and mugs are held by the rim at ``rim_direction`` (horizontal unit [3] from their centre; default
+    +y, where the downward gripper's fingers, closing along y, straddle the wall; any other direction needs
+    a ``rot`` whose closing axis lies along it, see ``along``)."""
     o = priv["objects"][obj][:3]
     t = target_position(priv, target)
     grasp = o.copy()
     offset = np.zeros(3)
     if any(kind in obj for kind in RIM_OBJECTS) and obj in priv.get("extents", {}):
-        # Bowls and mugs: grasp the rim. The fingers close along world y, so they straddle the wall where it
-        # runs along x: on the bowl's +y side.
+        # Bowls and mugs: grasp the rim, the fingers closing across the wall (radially).
         radius, _, top = priv["extents"][obj]
-        offset = np.array([0.0, radius - RIM_INSET, 0.0])
-        grasp = np.array([o[0], o[1] + offset[1], top - 0.01])
+        rim = np.array([0.0, 1.0, 0.0]) if rim_direction is None else np.asarray(rim_direction, dtype=np.float64)
+        offset = rim * (radius - RIM_INSET)
+        grasp = np.array([o[0] + offset[0], o[1] + offset[1], top - 0.01])
     carry_z = max(o[2], t[2]) + carry_above
     place = np.array([t[0], t[1], max(t[2] + place_height, o[2] + 0.08)]) + offset
     hover_z = o[2] + HOVER
@@ -109,9 +113,8 @@ def pick_place(
 
 
 def leaning_away(opening: np.ndarray, start: Rotation, degrees: float = DRAWER_LEAN_DEG) -> Rotation:
-    """The start (downward) orientation with the hand leaned ``degrees`` towards ``opening`` (horizontal
-    unit [3]): next to an open drawer, which overhangs the table in front of its cabinet, an upright hand
-    and wrist hit the drawer from below."""
+    """``start`` with the hand leaned ``degrees`` towards ``opening`` (horizontal unit [3]): next to an open
+    drawer, which overhangs the table in front of its cabinet, an upright hand and wrist hit it."""
     axis = np.cross(UP, np.asarray(opening, dtype=np.float64))
     return Rotation.from_rotvec(axis / max(np.linalg.norm(axis), 1e-9) * np.deg2rad(degrees)) * start
 
@@ -159,20 +162,43 @@ def open_drawer(
 
 
 def close_drawer(priv: dict[str, Any], name: str, start: Rotation) -> list[Waypoint]:
-    """Push the open drawer shut at its handle with the closed, downward gripper."""
+    """Push the open drawer shut at its handle with the closed, downward gripper, turned so the hand's wide
+    axis (its fingers' closing axis) lies across the push: along it the hand would hit the handles above.
+    The hand leans away from the cabinet (pushing a low drawer home, an upright arm's forearm hits the
+    cabinet's top). Then lift straight up (backing off first would drag the handle)."""
     state = priv["articulations"][name]
     o = np.asarray(state["opening"], dtype=np.float64)
     h = np.asarray(state["handle"], dtype=np.float64)
+    rot = leaning_away(o, across(o, start))
     travel = _slide_travel(state, opening=False)
     part = _part(name)
-    above = h + o * 0.06 + UP * 0.12
     return [
-        Waypoint(above, CLOSE, tol=0.02),
-        Waypoint(h + o * 0.06, CLOSE),
-        Waypoint(h - o * travel, CLOSE, speed=0.5, stop_when_blocked=True, done=lambda p: _beyond(part(p), False)),
-        Waypoint(h + o * 0.06, CLOSE, tol=0.02),
-        Waypoint(above, OPEN, tol=0.03),
+        Waypoint(h + o * 0.06 + UP * 0.12, CLOSE, rot=rot, tol=0.02),
+        Waypoint(h + o * 0.06, CLOSE, rot=rot),
+        Waypoint(
+            h - o * travel,
+            CLOSE,
+            rot=rot,
+            speed=0.5,
+            stop_when_blocked=True,
+            done=lambda p: _beyond(part(p), False),
+        ),
+        Waypoint(h - o * travel + UP * 0.12, OPEN, rot=rot, tol=0.03),
     ]
+
+
+def along(direction: np.ndarray, start: Rotation) -> Rotation:
+    """The start (downward) orientation turned about the vertical so the fingers close along the horizontal
+    ``direction`` [3], by the smaller of the two turns."""
+    return across(np.array([-direction[1], direction[0], 0.0]), start)
+
+
+def across(direction: np.ndarray, start: Rotation) -> Rotation:
+    """The start (downward) orientation turned about the vertical so the fingers' closing axis (the hand's
+    wide axis) is perpendicular to the horizontal ``direction`` [3], by the smaller of the two turns."""
+    yaw = float(np.arctan2(direction[1], direction[0]))
+    yaw = (yaw + np.pi / 2) % np.pi - np.pi / 2
+    return Rotation.from_euler("z", yaw) * start
 
 
 def _beyond(state: dict[str, Any], opening: bool) -> bool:
@@ -265,9 +291,7 @@ def push(priv: dict[str, Any], obj: str, target: str, start_rot: Rotation) -> li
         c = q["objects"][obj][:3]
         return bool(np.linalg.norm(c[:2] - t[:2]) < PUSH_TOL)
 
-    yaw = float(np.arctan2(d[1], d[0]))
-    yaw = (yaw + np.pi / 2) % np.pi - np.pi / 2  # closing axis across d, the smaller turn of the two
-    rot = Rotation.from_euler("z", yaw) * start_rot
+    rot = across(d, start_rot)
     n = max(1, int(np.ceil(np.linalg.norm(end - start) / 0.05)))
     plan = [
         Waypoint(start + UP * 0.06, CLOSE, rot=rot, tol=0.02),

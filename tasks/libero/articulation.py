@@ -38,7 +38,11 @@ def articulated_parts(inner: Any) -> dict[str, dict[str, Any]]:
         if jtype not in (SLIDE, HINGE):
             continue
         body = int(model.jnt_bodyid[jid])
-        geoms = [g for g in range(model.ngeom) if model.geom_bodyid[g] == body and model.geom_contype[g] > 0]
+        geoms = [
+            g
+            for g in range(model.ngeom)
+            if model.geom_bodyid[g] == body and (model.geom_contype[g] > 0 or model.geom_conaffinity[g] > 0)
+        ]
         ranges = (inner.get_object(owner).object_properties or {}).get("articulation", {})
         parts[name] = {
             "joint": joint,
