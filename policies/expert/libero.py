@@ -113,7 +113,7 @@ class LiberoExpert:
                     carry_above=skills.DRAWER_CARRY_ABOVE,
                     rim_direction=rim,
                 )
-            return plan + skills.pick_place(priv, obj, target)
+            return plan + skills.pick_place(priv, obj, target, start=self._start_rot)
         return []
 
     def act(self, obs: Obs) -> np.ndarray:

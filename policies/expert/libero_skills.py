@@ -16,6 +16,7 @@ from scipy.spatial.transform import Rotation
 
 OPEN, CLOSE = -1.0, 1.0
 HOVER = 0.12  # m above the object before descending
+HOVER_CLEARANCE = 0.05  # m the fingertips hover above the tops of nearby objects (on the way they would tip them)
 CARRY_ABOVE = 0.22  # carry height above the higher of object and target
 RIM_INSET = 0.012  # m inside the outer radius where a bowl's or mug's rim is grasped
 RIM_OBJECTS = ("bowl", "mug")  # open containers: grasped by the rim, not the (hollow) centre
@@ -28,6 +29,10 @@ PUSH_HEIGHT = 0.012  # m above the object's bottom where the fingertips push it
 PUSH_INSET = 0.025  # m inside the rim where the fingertips go down
 PUSH_OVERSHOOT = 0.04  # m the fingers push past where the plate would be on target (it lags and slips)
 PUSH_TOL = 0.012  # m: pushed object's centre this close to the target -> done
+# the downward Panda hand around its fingertips (measured from its collision geoms): x, y half extents [m]
+HAND_HALF, HAND_BOTTOM, HAND_MID_HEIGHT = (0.035, 0.11), 0.024, 0.075
+GRASP_LEAN_DEG = 25.0  # pitch of the hand away from a neighbour when grasping a box
+FINGERS_HALF, FINGERS_BOTTOM = (0.015, 0.07), -0.013
 GRIP_STEPS = 12  # steps to wait while the gripper closes / opens
 HANDLE_GRIP_STEPS = 8  # the same on a drawer handle (nothing to lift)
 INSERT_OPENING = 0.115  # m a drawer is pulled out to put something in: fully out, it overhangs the table
@@ -74,24 +79,49 @@ def pick_place(
     rot: Rotation | None = None,
     carry_above: float = CARRY_ABOVE,
     rim_direction: np.ndarray | None = None,
+    start: Rotation | None = None,
 ) -> list[Waypoint]:
     """Hover, descend, grasp, lift, carry above ``target``, lower, release, lift (orientation ``rot``).
     Bowls and mugs are held by the rim at ``rim_direction`` (horizontal unit [3] from their centre; default
     +y, where the downward gripper's fingers, closing along y, straddle the wall; any other direction needs
-    a ``rot`` whose closing axis lies along it, see ``along``)."""
+    a ``rot`` whose closing axis lies along it, see ``along``). With ``start`` (the downward orientation)
+    and no ``rot``, boxes are grasped where, and with the pitch at which, the hand clears their neighbours."""
     o = priv["objects"][obj][:3]
     t = target_position(priv, target)
     grasp = o.copy()
     offset = np.zeros(3)
     if any(kind in obj for kind in RIM_OBJECTS) and obj in priv.get("extents", {}):
-        # Bowls and mugs: grasp the rim, the fingers closing across the wall (radially).
+        # Bowls and mugs: grasp the rim, the fingers closing across the wall (radially); by default on the
+        # +y or -y side, whichever leaves the hand clearer of other objects
         radius, _, top = priv["extents"][obj]
-        rim = np.array([0.0, 1.0, 0.0]) if rim_direction is None else np.asarray(rim_direction, dtype=np.float64)
+        if rim_direction is None:
+            sides = [np.array([0.0, 1.0, 0.0]), np.array([0.0, -1.0, 0.0])]
+            rims = [np.array([o[0], o[1], top - 0.01]) + r * (radius - RIM_INSET) for r in sides]
+            rim = sides[int(np.argmin([hand_overlap(priv, obj, g) for g in rims]))]
+        else:
+            rim = np.asarray(rim_direction, dtype=np.float64)
         offset = rim * (radius - RIM_INSET)
         grasp = np.array([o[0] + offset[0], o[1] + offset[1], top - 0.01])
+    elif rot is None and start is not None and obj in priv.get("aabb", {}):
+        # boxes and cans: the point along the object's x extent (fingers close along y) and the hand's pitch
+        # (leaning along x) that keep the hand, wide along y, clearest of tall neighbours
+        box = priv["aabb"][obj]
+        reach = 0.35 * (box[3] - box[0])
+        options = [
+            (dx, lean) for lean in (0.0, GRASP_LEAN_DEG, -GRASP_LEAN_DEG) for dx in np.linspace(-reach, reach, 7)
+        ]
+        cost = [
+            hand_overlap(priv, obj, o + np.array([dx, 0.0, 0.0]), lean) + 1e-3 * abs(dx) + 1e-4 * abs(lean)
+            for dx, lean in options
+        ]
+        dx, lean = options[int(np.argmin(cost))]
+        grasp = o + np.array([dx, 0.0, 0.0])
+        offset = np.array([dx, 0.0, 0.0])
+        if lean:
+            rot = Rotation.from_euler("y", lean, degrees=True) * start
     carry_z = max(o[2], t[2]) + carry_above
     place = np.array([t[0], t[1], max(t[2] + place_height, o[2] + 0.08)]) + offset
-    hover_z = o[2] + HOVER
+    hover_z = max(o[2] + HOVER, neighbours_top(priv, obj, grasp) + HOVER_CLEARANCE)
     box = priv.get("aabb", {}).get(obj)
     if box is not None and box[5] - box[2] > TALL:
         # tall objects (bottles): the palm sits ~3 cm above the fingertips, so they are grasped just below
@@ -110,6 +140,36 @@ def pick_place(
         Waypoint(place, OPEN, rot=rot, wait=GRIP_STEPS, tol=1.0),
         Waypoint(np.array([place[0], place[1], carry_z]), OPEN, rot=rot),
     ]
+
+
+def neighbours_top(priv: dict[str, Any], obj: str, point: np.ndarray, radius: float = 0.2) -> float:
+    """Highest top (world z) of the other objects whose boxes come within ``radius`` of ``point`` (xy)."""
+    tops = [-np.inf]
+    for name, box in priv.get("aabb", {}).items():
+        if name != obj:
+            dx = max(box[0] - point[0], 0.0, point[0] - box[3])
+            dy = max(box[1] - point[1], 0.0, point[1] - box[4])
+            if np.hypot(dx, dy) < radius:
+                tops.append(float(box[5]))
+    return max(tops)
+
+
+def hand_overlap(priv: dict[str, Any], obj: str, grasp: np.ndarray, lean_deg: float = 0.0) -> float:
+    """Area (m^2) of other objects' boxes inside the downward hand's footprint at ``grasp`` (world [3]): the
+    palm (``HAND_HALF`` around the fingertips, from ``HAND_BOTTOM`` above them; pitched by ``lean_deg`` about
+    world y it shifts along x) and the open fingers."""
+    total = 0.0
+    shift = np.sin(np.deg2rad(lean_deg)) * HAND_MID_HEIGHT
+    for name, box in priv.get("aabb", {}).items():
+        if name == obj:
+            continue
+        for half, bottom, sx in ((HAND_HALF, HAND_BOTTOM, shift), (FINGERS_HALF, FINGERS_BOTTOM, 0.0)):
+            if box[5] <= grasp[2] + bottom:
+                continue
+            dx = min(box[3], grasp[0] + sx + half[0]) - max(box[0], grasp[0] + sx - half[0])
+            dy = min(box[4], grasp[1] + half[1]) - max(box[1], grasp[1] - half[1])
+            total += max(dx, 0.0) * max(dy, 0.0)
+    return total
 
 
 def leaning_away(opening: np.ndarray, start: Rotation, degrees: float = DRAWER_LEAN_DEG) -> Rotation:
