@@ -63,13 +63,31 @@ class EpisodeRunner:
         )
         self.expert = POLICIES.build("expert") if ctx.goal != "none" else None
         self._env: TaskEnv | None = None
-        self._env_task: int | None = None
+        self._env_task: tuple[int, bool] | None = None
+
+    def _needs_cameras(self, episode: EpisodeSpec) -> bool:
+        """Whether anything reads this episode's images: a policy that declares ``consumes_images`` (default
+        True), a world model, goal images or a video. Suites with ``state_only_env`` otherwise run
+        render-free (same physics, no rendering: the scripted experts read only simulator state)."""
+        return (
+            not self.suite.state_only_env
+            or getattr(self.policy, "consumes_images", True)
+            or self.world_model is not None
+            or self.ctx.goal != "none"
+            or self._video_path(episode) is not None
+        )
 
     def _env_for(self, episode: EpisodeSpec) -> TaskEnv:
-        if self._env_task != episode.task.task_id:
+        cameras = self._needs_cameras(episode)
+        key = (episode.task.task_id, cameras)
+        if self._env_task != key:
             self.close()
-            self._env = self.suite.make_env(episode.task)
-            self._env_task = episode.task.task_id
+            self._env = (
+                self.suite.make_env(episode.task)
+                if cameras
+                else self.suite.make_env(episode.task, cameras=False)
+            )
+            self._env_task = key
         assert self._env is not None
         return self._env
 

@@ -22,6 +22,7 @@ class ExpertPolicy:
     on the first episode of that suite). ``sample`` = expert chunk + N(0, 0.02) noise (clipped later)."""
 
     chunk_length = 1  # the scripted experts decide every step
+    consumes_images = False  # they read obs["privileged"] only: evaluation may run render-free
 
     def __init__(self) -> None:
         self._impl = None

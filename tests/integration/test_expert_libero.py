@@ -45,3 +45,28 @@ def test_expert_order_opens_first_places_then_closes():
 
     goal = [("close", "drawer"), ("in", "bowl", "drawer"), ("turnon", "stove"), ("open", "door")]
     assert [goal[i][0] for i in predicate_order(goal)] == ["open", "turnon", "in", "close"]
+
+
+def test_expert_episode_is_the_same_without_cameras():
+    """The render-free env the harness picks for the (image-free) expert gives the same episode as the
+    rendering env: the same actions at every step and the same simulator state."""
+    import numpy as np
+
+    from tasks.libero.env import LiberoTaskEnv
+
+    spec = SUITES.build("libero_goal").select("turn_on_the_stove")[0]
+    runs = []
+    for cameras in (True, False):
+        env = LiberoTaskEnv(spec, cameras=cameras)
+        expert = POLICIES.build("expert")
+        episode = make_episodes([spec], 1, 0)[0]
+        expert.reset(episode)
+        obs = env.reset(episode.init_index, episode.seed, episode.split)
+        actions = []
+        for _ in range(40):
+            actions.append(expert.act(obs)[0])
+            obs, _ = env.step(actions[-1])
+        runs.append((np.stack(actions), env.get_state()))
+        env.close()
+    assert np.array_equal(runs[0][0], runs[1][0])
+    assert np.array_equal(runs[0][1], runs[1][1])
