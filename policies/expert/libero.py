@@ -27,6 +27,7 @@ ROT_TOL = 0.12  # rad: orientation reached
 STALL_STEPS, STALL_EPS = 6, 0.001  # a waypoint counts as reached when the hand stops moving (blocked)
 NEAR_ENOUGH = 0.03  # m: a waypoint counts as reached where the hand stops this close to it
 MAX_ATTEMPTS = 3  # plans per goal predicate
+SHARED_SPREAD = 0.09  # m between objects placed on the same target
 ORDER = {"open": 0, "turnon": 1, "in": 2, "on": 2, "close": 3}
 
 
@@ -113,8 +114,19 @@ class LiberoExpert:
                     carry_above=skills.DRAWER_CARRY_ABOVE,
                     rim_direction=rim,
                 )
-            return plan + skills.pick_place(priv, obj, target, start=self._start_rot)
+            return plan + skills.pick_place(
+                priv, obj, target, start=self._start_rot, place_offset=self._spread(priv, pred)
+            )
         return []
+
+    @staticmethod
+    def _spread(priv: dict[str, Any], pred: tuple[str, ...]) -> np.ndarray:
+        """Offset (world [3], along x) of this object's place point when several ``On`` predicates share its
+        target (two moka pots on one stove): side by side, ``SHARED_SPREAD`` apart, in goal order."""
+        sharing = [g[1] for g in priv["goal"] if g[0] == "on" and len(g) == 3 and g[2] == pred[2]]
+        if pred[0] != "on" or len(sharing) < 2:
+            return np.zeros(3)
+        return np.array([(sharing.index(pred[1]) - (len(sharing) - 1) / 2) * SHARED_SPREAD, 0.0, 0.0])
 
     def act(self, obs: Obs) -> np.ndarray:
         """float32 [1, 7] OSC_POSE delta action."""

@@ -23,6 +23,7 @@ RIM_OBJECTS = ("bowl", "mug")  # open containers: grasped by the rim, not the (h
 TOL = 0.012  # m: waypoint reached
 TALL = 0.10  # m: objects taller than this are grasped just below their top
 TALL_GRASP_BELOW_TOP = 0.025  # m
+TALL_CARRY_SPEED = 0.5  # max action while carrying a tall object
 TALL_PLACE_CLEARANCE = 0.02  # m between a tall object's bottom and the target when it is released
 FLAT, GRIPPER_SPAN = 0.03, 0.075  # m: lower than FLAT and wider than the open gripper -> pushed, not grasped
 PUSH_HEIGHT = 0.012  # m above the object's bottom where the fingertips push it
@@ -80,14 +81,16 @@ def pick_place(
     carry_above: float = CARRY_ABOVE,
     rim_direction: np.ndarray | None = None,
     start: Rotation | None = None,
+    place_offset: np.ndarray | None = None,
 ) -> list[Waypoint]:
     """Hover, descend, grasp, lift, carry above ``target``, lower, release, lift (orientation ``rot``).
     Bowls and mugs are held by the rim at ``rim_direction`` (horizontal unit [3] from their centre; default
     +y, where the downward gripper's fingers, closing along y, straddle the wall; any other direction needs
     a ``rot`` whose closing axis lies along it, see ``along``). With ``start`` (the downward orientation)
-    and no ``rot``, boxes are grasped where, and with the pitch at which, the hand clears their neighbours."""
+    and no ``rot``, boxes are grasped where, and with the pitch at which, the hand clears their neighbours.
+    ``place_offset`` (world [3]) moves the place point off the target's centre."""
     o = priv["objects"][obj][:3]
-    t = target_position(priv, target)
+    t = target_position(priv, target) + (np.zeros(3) if place_offset is None else place_offset)
     grasp = o.copy()
     offset = np.zeros(3)
     if any(kind in obj for kind in RIM_OBJECTS) and obj in priv.get("extents", {}):
@@ -122,21 +125,25 @@ def pick_place(
     carry_z = max(o[2], t[2]) + carry_above
     place = np.array([t[0], t[1], max(t[2] + place_height, o[2] + 0.08)]) + offset
     hover_z = max(o[2] + HOVER, neighbours_top(priv, obj, grasp) + HOVER_CLEARANCE)
+    carry_speed = 1.0
     box = priv.get("aabb", {}).get(obj)
     if box is not None and box[5] - box[2] > TALL:
         # tall objects (bottles): the palm sits ~3 cm above the fingertips, so they are grasped just below
         # their top (the neck), hovered over, and set down on their bottom
         grasp = np.array([o[0], o[1], box[5] - TALL_GRASP_BELOW_TOP])
+        if rot is None and start is not None and box[3] - box[0] < box[4] - box[1] - 0.02:
+            rot = along(np.array([1.0, 0.0, 0.0]), start)  # close across the narrower side (a pot, not its handle)
         hover_z = box[5] + 0.05
         place[2] = t[2] + (grasp[2] - box[2]) + TALL_PLACE_CLEARANCE
         carry_z = max(carry_z, place[2] + 0.08, hover_z)
+        carry_speed = TALL_CARRY_SPEED  # held by the top only: fast moves swing it out of the fingers
     return [
         Waypoint(np.array([grasp[0], grasp[1], hover_z]), OPEN, rot=rot),
         Waypoint(grasp, OPEN, rot=rot, tol=0.008, stop_when_blocked=True, tags=("grasp",)),  # tall objects stop early
         Waypoint(grasp, CLOSE, rot=rot, wait=GRIP_STEPS, tol=1.0),
-        Waypoint(np.array([grasp[0], grasp[1], carry_z]), CLOSE, rot=rot),
-        Waypoint(np.array([place[0], place[1], carry_z]), CLOSE, rot=rot),
-        Waypoint(place, CLOSE, rot=rot),
+        Waypoint(np.array([grasp[0], grasp[1], carry_z]), CLOSE, rot=rot, speed=carry_speed),
+        Waypoint(np.array([place[0], place[1], carry_z]), CLOSE, rot=rot, speed=carry_speed),
+        Waypoint(place, CLOSE, rot=rot, speed=carry_speed),
         Waypoint(place, OPEN, rot=rot, wait=GRIP_STEPS, tol=1.0),
         Waypoint(np.array([place[0], place[1], carry_z]), OPEN, rot=rot),
     ]
