@@ -127,7 +127,7 @@ def pick_place(
     hover_z = max(o[2] + HOVER, neighbours_top(priv, obj, grasp) + HOVER_CLEARANCE)
     carry_speed = 1.0
     box = priv.get("aabb", {}).get(obj)
-    if box is not None and box[5] - box[2] > TALL:
+    if box is not None and box[5] - box[2] > TALL and not any(kind in obj for kind in RIM_OBJECTS):
         # tall objects (bottles): the palm sits ~3 cm above the fingertips, so they are grasped just below
         # their top (the neck), hovered over, and set down on their bottom
         grasp = np.array([o[0], o[1], box[5] - TALL_GRASP_BELOW_TOP])
