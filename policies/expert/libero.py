@@ -105,6 +105,22 @@ class LiberoExpert:
                 rim = np.array([-o[1], o[0], 0.0])
                 rim = rim if rim[0] <= 0 else -rim
                 lean = skills.leaning_away(o, skills.along(rim, self._start_rot))
+                # an object partly under the opened drawer is slid out along the opening before it is lifted
+                front = float(np.dot(state["handle"], o)) + pulled - skills.HANDLE_PROTRUSION
+                box = priv.get("aabb", {}).get(obj)
+                slide = None
+                if box is not None:
+                    corners = np.array([[box[i], box[j], 0.0] for i in (0, 3) for j in (1, 4)])
+                    near = float(np.min(corners @ o))
+                    lateral = np.array([-o[1], o[0], 0.0])
+                    span = np.array([state["geoms_min"], state["geoms_max"]]) @ lateral
+                    beside = corners @ lateral
+                    if (
+                        near < front + skills.DRAWER_CLEARANCE
+                        and beside.max() > span.min()
+                        and beside.min() < span.max()
+                    ):
+                        slide = o * (front + skills.DRAWER_CLEARANCE - near)
                 return plan + skills.pick_place(
                     opened,
                     obj,
@@ -113,6 +129,7 @@ class LiberoExpert:
                     rot=lean,
                     carry_above=skills.DRAWER_CARRY_ABOVE,
                     rim_direction=rim,
+                    slide=slide,
                 )
             return plan + skills.pick_place(
                 priv, obj, target, start=self._start_rot, place_offset=self._spread(priv, pred)

@@ -37,6 +37,7 @@ FINGERS_HALF, FINGERS_BOTTOM = (0.015, 0.07), -0.013
 GRIP_STEPS = 12  # steps to wait while the gripper closes / opens
 HANDLE_GRIP_STEPS = 8  # the same on a drawer handle (nothing to lift)
 INSERT_OPENING = 0.115  # m a drawer is pulled out to put something in: fully out, it overhangs the table
+DRAWER_CLEARANCE = 0.03  # m an object is slid clear of an open drawer's front before being lifted
 HANDLE_PROTRUSION = 0.03  # m from a drawer's handle back to the inside of its front wall
 DRAWER_CARRY_ABOVE = 0.13  # carry height above an opened drawer's region (its walls are low)
 DRAWER_STANDOFF = 0.14  # m in front of a handle before approaching it
@@ -82,13 +83,15 @@ def pick_place(
     rim_direction: np.ndarray | None = None,
     start: Rotation | None = None,
     place_offset: np.ndarray | None = None,
+    slide: np.ndarray | None = None,
 ) -> list[Waypoint]:
     """Hover, descend, grasp, lift, carry above ``target``, lower, release, lift (orientation ``rot``).
     Bowls and mugs are held by the rim at ``rim_direction`` (horizontal unit [3] from their centre; default
     +y, where the downward gripper's fingers, closing along y, straddle the wall; any other direction needs
     a ``rot`` whose closing axis lies along it, see ``along``). With ``start`` (the downward orientation)
     and no ``rot``, boxes are grasped where, and with the pitch at which, the hand clears their neighbours.
-    ``place_offset`` (world [3]) moves the place point off the target's centre."""
+    ``place_offset`` (world [3]) moves the place point off the target's centre; ``slide`` (world [3]) moves
+    the grasped object sideways before it is lifted (out from under an open drawer)."""
     o = priv["objects"][obj][:3]
     t = target_position(priv, target) + (np.zeros(3) if place_offset is None else place_offset)
     grasp = o.copy()
@@ -137,11 +140,13 @@ def pick_place(
         place[2] = t[2] + (grasp[2] - box[2]) + TALL_PLACE_CLEARANCE
         carry_z = max(carry_z, place[2] + 0.08, hover_z)
         carry_speed = TALL_CARRY_SPEED  # held by the top only: fast moves swing it out of the fingers
+    lift = grasp if slide is None else grasp + slide
     return [
         Waypoint(np.array([grasp[0], grasp[1], hover_z]), OPEN, rot=rot),
         Waypoint(grasp, OPEN, rot=rot, tol=0.008, stop_when_blocked=True, tags=("grasp",)),  # tall objects stop early
         Waypoint(grasp, CLOSE, rot=rot, wait=GRIP_STEPS, tol=1.0),
-        Waypoint(np.array([grasp[0], grasp[1], carry_z]), CLOSE, rot=rot, speed=carry_speed),
+        *([] if slide is None else [Waypoint(grasp + slide + UP * 0.01, CLOSE, rot=rot, speed=0.5, tol=0.015)]),
+        Waypoint(np.array([lift[0], lift[1], carry_z]), CLOSE, rot=rot, speed=carry_speed),
         Waypoint(np.array([place[0], place[1], carry_z]), CLOSE, rot=rot, speed=carry_speed),
         Waypoint(place, CLOSE, rot=rot, speed=carry_speed),
         Waypoint(place, OPEN, rot=rot, wait=GRIP_STEPS, tol=1.0),
