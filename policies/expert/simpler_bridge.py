@@ -2,23 +2,42 @@
 
 Approach: a waypoint state machine in the world frame (hover over the source object, descend, close,
 lift, carry over the target, lower, open, retreat and hold still), driven from ``obs["privileged"]``.
-The controller adds each action's delta to its previous *target* pose (robot base frame), so the
-expert keeps its own copy of that target and sends ``waypoint - target`` clipped to a per-step
-speed limit: the commands are absolute targets in effect and never accumulate tracking error.
-The gripper points straight down; its yaw puts the closing axis across the source object's long
-axis (the object's local x, from its quaternion), the yaw nearest to the current one modulo pi.
-After closing it lifts 4 cm, then carries diagonally (up and over the target at once), so the arm
-stays inside its reach; the target is also held within 4 cm of the measured ee, because the IK
-stalls at full extension and a runaway target would later make the arm jump and drop the object.
-It finishes in about 40 steps (60-step horizon) and then holds still with the gripper open above.
+Every action is a function of that step's observation alone, so observation -> action is well defined
+for behaviour cloning (a fresh instance reproduces each recorded action; tests/integration/
+test_expert_simpler.py): the phase is re-derived each step from the measured ee pose, the source and
+target poses and the mean finger joint (``proprio[7:9]``), and the action moves from the *measured*
+ee pose: xyz ``0.6 * (waypoint - ee)`` clipped to 3 cm, rotation toward the goal clipped to 0.35 rad.
+The only state is the task's geometry (``PARAMS``), chosen by ``reset``.
+
+Phases (``phase``): fingers closed with the source's grasp point within 3 cm of the ee -> holding:
+lift straight up until the ee is ``lift_z`` above the target's origin, then carry diagonally (up and
+over the target at once, so the arm stays inside its reach) until the held source is within 1.5 cm
+of the target in xy (the source, not the ee: it sits off-centre in the hand), lower, and open once
+lowered with the source within 1 cm. Source out of the hand within 7 cm of the target (evaluation and
+training scenes start at least 10 cm apart) -> placed: open, rise 8 cm and hold still. Closed on
+nothing -> reopen and start over. Otherwise: hover over the grasp point, descend once within 1.2 cm
+in xy (2.5 cm once below hover height), close within 1.2 cm of the grasp height.
+The gripper points straight down; before the grasp its yaw puts the closing axis across the source
+object's long axis (the object's local x, from its quaternion), the yaw nearest to the current one
+modulo pi; while holding it keeps its yaw (the held object turns with it).
+
+Controller: the suite keeps SIMPLER's ``arm_pd_ee_target_delta_pose_align2`` (``use_target=True``, the
+only arm mode ManiSkill 3.0.1 defines for the Bridge WidowX, and the one learned policies are evaluated
+with), which adds each delta to its previous *target*. That target stays inside the env; the actions
+do not depend on it. Because the target leads the measured ee by the tracking lag (1-3 cm while
+moving), a delta from the measured pose acts like integral control: gain 1.0 overshot (blocks 19/24
+camera-less), 0.6 does not. While closing, the goal is 1 cm above the ee: the descent leaves the target
+below the table, and fingertips pressed on it did not close on the spoon. Nothing bounds the target's
+lead any more (that needed the hidden target): if the ee is blocked, the target winds up; seen only
+in retries after a failed grasp or a dropped object.
 
 Measured (stand-in box table, ManiSkill 3.0.1 CPU), success at the end of the full horizon:
-harness eval, init states 0..9: 10/10 on each of the four tasks; camera-less rollouts of the same
-physics over every scene configuration: carrot 24/24, spoon 24/24, cubes 24/24, eggplant 63/64.
-Known failure: eggplant configuration 61 (eggplant at the far edge of the sink, y = 0.36 m): the arm
-cannot lift it at full reach, the IK solution jumps while carrying and the eggplant drops.
-The spoon is closed 4 mm below its origin; at the origin height the grasp on the thin handle slipped
-on configuration 12.
+``python -m harness.eval --suite simpler_bridge --policy expert --workers 1 --videos 0`` (every scene
+configuration): carrot 24/24, spoon 24/24, blocks 24/24, eggplant 63/64, as before this change; the same
+in camera-less rollouts of the same physics.
+Known failure: eggplant configuration 61 (eggplant at the far edge of the sink, y = 0.36 m, full reach;
+it also failed with the previous, target-tracking version of this expert).
+It finishes in about 30-40 steps (60-step horizon) and then holds still with the gripper open above.
 """
 
 from __future__ import annotations
@@ -33,11 +52,17 @@ from harness.protocols import EpisodeSpec, Obs
 # Gripper pointing down (ee x axis = world -z), closing axis (ee y) = world -y at yaw 0.
 DOWN = Rotation.from_matrix(np.array([[0.0, 0.0, -1.0], [0.0, -1.0, 0.0], [-1.0, 0.0, 0.0]]))
 OPEN, CLOSED = 1.0, -1.0
-MAX_STEP_M = 0.03  # per-step translation of the target (5 Hz)
-MAX_STEP_RAD = 0.35  # per-step rotation of the target
-MAX_LEAD_M = 0.04  # target never runs further ahead of the measured ee (IK stalls at full reach)
+MAX_STEP_M = 0.03  # per-step translation command (5 Hz)
+MAX_STEP_RAD = 0.35  # per-step rotation command
+GAIN = 0.6  # fraction of the ee -> waypoint offset sent per step (1.0 overshoots: the target leads the ee)
 REACH_TOL_M = 0.012  # measured ee within this of the waypoint -> waypoint reached
-MAX_WAIT = 3  # extra steps allowed for the measured ee to catch up with the target
+DESCEND_XY_M = 0.025  # once below hover height, keep descending while the ee is this close in xy
+FINGERS_OPEN_M = 0.034  # mean finger joint below this -> closed (open 0.037; a touch moves one finger)
+IN_HAND_M = 0.03  # grasp point of the source this close to the ee -> the source is in the hand
+OVER_XY_M = 0.015  # held source this close to the target in xy -> lower it
+RELEASE_XY_M = 0.01  # ... and this close once lowered -> open
+CLOSE_EASE_M = 0.01  # while closing, aim this far above the measured ee (relieves the press on the table)
+PLACED_XY_M = 0.07  # source out of the hand this close to the target in xy -> placed (never < 0.1 at the start)
 
 
 @dataclass(frozen=True)
@@ -46,22 +71,20 @@ class TaskParams:
 
     grasp_dz: float  # ee z relative to the source origin when closing
     hover_dz: float  # ee height above the grasp point before descending
-    lift_dz: float  # straight lift after closing, before the diagonal carry
+    lift_z: float  # ee z relative to the target origin where the straight lift turns into the carry
     carry_z: float  # ee z relative to the target origin while carrying
     place_dz: float  # ee z relative to the target origin when opening
-    close_steps: int = 3
-    open_steps: int = 2
 
 
 PARAMS = {
-    "put_carrot_on_plate": TaskParams(grasp_dz=0.0, hover_dz=0.06, lift_dz=0.04, carry_z=0.10, place_dz=0.045),
+    "put_carrot_on_plate": TaskParams(grasp_dz=0.0, hover_dz=0.06, lift_z=0.06, carry_z=0.10, place_dz=0.045),
     "put_spoon_on_towel": TaskParams(
-        grasp_dz=-0.004, hover_dz=0.06, lift_dz=0.04, carry_z=0.10, place_dz=0.04
+        grasp_dz=-0.004, hover_dz=0.06, lift_z=0.04, carry_z=0.10, place_dz=0.04
     ),  # thin handle: close a little lower
     "stack_green_block_on_yellow_block": TaskParams(
-        grasp_dz=0.0, hover_dz=0.06, lift_dz=0.04, carry_z=0.10, place_dz=0.045
+        grasp_dz=0.0, hover_dz=0.06, lift_z=0.04, carry_z=0.10, place_dz=0.045
     ),
-    "put_eggplant_in_basket": TaskParams(grasp_dz=0.0, hover_dz=0.07, lift_dz=0.04, carry_z=0.12, place_dz=0.06),
+    "put_eggplant_in_basket": TaskParams(grasp_dz=0.0, hover_dz=0.07, lift_z=0.035, carry_z=0.12, place_dz=0.06),
 }
 
 
@@ -98,103 +121,106 @@ def world_to_base(base_pose: np.ndarray, p: np.ndarray, rot: Rotation) -> tuple[
     return r_base.inv().apply(p - base_pose[:3]), r_base.inv() * rot
 
 
+# Phases in the order of a pick and place, derived from the current observation alone (``BridgeExpert.phase``).
+PHASES = ("approach", "descend", "close", "lift", "carry", "lower", "release", "retreat")
+APPROACH, DESCEND, CLOSE, LIFT, CARRY, LOWER, RELEASE, RETREAT = PHASES
+
+
 @dataclass
 class Waypoint:
-    """World-frame ee goal: position [3], yaw [rad], gripper command, and how many steps to hold."""
+    """World-frame ee goal: position [3], yaw [rad], gripper command."""
 
     pos: np.ndarray
     yaw: float
     gripper: float
-    hold: int = 0
 
 
 class BridgeExpert:
-    """Scripted pick-and-place expert; ``act`` returns float32 [1, 7]."""
+    """Scripted pick-and-place expert; ``act`` returns float32 [1, 7], a function of the observation alone.
+
+    The only state is the task's geometry (``PARAMS``, set by ``reset``); ``phase(obs)`` and ``act(obs)``
+    read nothing else, so a fresh instance reproduces every recorded action from its observation."""
 
     def __init__(self) -> None:
         self._params = PARAMS["put_carrot_on_plate"]
-        self._target_p: np.ndarray | None = None  # controller target, base frame [3]
-        self._target_r: Rotation | None = None
-        self._phase = 0
-        self._waited = 0
-        self._held = 0
-        self._yaw = 0.0
-        self._gripper = OPEN
-        self._stalled = False
 
     def reset(self, episode: EpisodeSpec) -> None:
         self._params = PARAMS[episode.task.name]
-        self._target_p, self._target_r = None, None
-        self._phase, self._waited, self._held = 0, 0, 0
-        self._gripper, self._stalled = OPEN, False
 
-    # ------------------------------------------------------------------ plan
-    def _waypoint(self, priv: dict, phase: int) -> Waypoint:
-        """Waypoint of ``phase`` from the current privileged state (the last one holds forever)."""
+    # ------------------------------------------------------------------ observe
+    def phase(self, obs: Obs) -> str:
+        """The state machine's phase from the observation: ee pose, object poses, finger opening."""
         k = self._params
+        priv = obs["privileged"]
+        ee = np.asarray(priv["ee_pose"], dtype=np.float64)[:3]
+        src = np.asarray(priv["objects"][priv["source"]], dtype=np.float64)[:3]
+        tgt = np.asarray(priv["objects"][priv["target"]], dtype=np.float64)[:3]
+        fingers = float(np.mean(np.asarray(obs["proprio"], dtype=np.float64)[7:9]))
+        closed = fingers < FINGERS_OPEN_M
+        grasp = src + [0.0, 0.0, k.grasp_dz]
+        in_hand = bool(np.linalg.norm(grasp - ee) < IN_HAND_M)
+        if closed and in_hand:  # holding the source (or just closed / opening around it)
+            off_xy = float(np.linalg.norm((src - tgt)[:2]))  # the held source, not the ee, over the target
+            if off_xy < OVER_XY_M:
+                low = ee[2] - tgt[2] <= k.place_dz + REACH_TOL_M
+                return RELEASE if low and off_xy < RELEASE_XY_M else LOWER
+            return CARRY if ee[2] - tgt[2] >= k.lift_z else LIFT
+        if np.linalg.norm((src - tgt)[:2]) < PLACED_XY_M:  # released on the target: open, up and hold still
+            return RETREAT
+        if closed:  # closed on nothing (missed or dropped): reopen and start over
+            return APPROACH
+        dxy = float(np.linalg.norm((grasp - ee)[:2]))
+        descending = ee[2] < grasp[2] + k.hover_dz - REACH_TOL_M
+        if dxy < (DESCEND_XY_M if descending else REACH_TOL_M):
+            return CLOSE if ee[2] <= grasp[2] + REACH_TOL_M else DESCEND
+        return APPROACH
+
+    def _waypoint(self, obs: Obs, phase: str) -> Waypoint:
+        """World-frame goal of ``phase`` from the observation."""
+        k = self._params
+        priv = obs["privileged"]
+        ee = np.asarray(priv["ee_pose"], dtype=np.float64)
         src = np.asarray(priv["objects"][priv["source"]], dtype=np.float64)
         tgt = np.asarray(priv["objects"][priv["target"]], dtype=np.float64)
         grasp = src[:3] + [0.0, 0.0, k.grasp_dz]
         place = tgt[:3] + [0.0, 0.0, k.place_dz]
-        carry = np.array([place[0], place[1], tgt[2] + k.carry_z])
-        if phase == 0:  # choose the grasp yaw once, then hover over the source
-            ee_yaw = self._ee_yaw(priv)
-            self._yaw = grasp_yaw(long_axis_yaw(src), ee_yaw)
-        plan = [
-            Waypoint(grasp + [0.0, 0.0, k.hover_dz], self._yaw, OPEN),
-            Waypoint(grasp, self._yaw, OPEN),
-            Waypoint(grasp, self._yaw, CLOSED, hold=k.close_steps),
-            Waypoint(grasp + [0.0, 0.0, k.lift_dz], self._yaw, CLOSED),
-            Waypoint(carry, self._yaw, CLOSED),
-            Waypoint(place, self._yaw, CLOSED),
-            Waypoint(place, self._yaw, OPEN, hold=k.open_steps),
-            Waypoint(place + [0.0, 0.0, 0.08], self._yaw, OPEN, hold=10**9),
-        ]
-        return plan[min(phase, len(plan) - 1)]
+        if phase in (CARRY, LOWER, RELEASE):  # put the held source (offset in the hand) over the target
+            place[:2] += ee[:2] - src[:2]
+        ee_yaw = self._ee_yaw(ee)
+        yaw = grasp_yaw(long_axis_yaw(src), ee_yaw) if phase in (APPROACH, DESCEND, CLOSE) else ee_yaw
+        if phase == APPROACH:
+            return Waypoint(grasp + [0.0, 0.0, k.hover_dz], yaw, OPEN)
+        if phase == DESCEND:
+            return Waypoint(grasp, yaw, OPEN)
+        if phase == CLOSE:  # ease off upwards: fingertips pressed on the table do not close
+            return Waypoint(ee[:3] + [0.0, 0.0, CLOSE_EASE_M], yaw, CLOSED)
+        if phase == LIFT:  # straight up until clear of the table, then diagonally over the target
+            return Waypoint(np.array([ee[0], ee[1], tgt[2] + k.lift_z + 0.01]), yaw, CLOSED)
+        if phase == CARRY:
+            return Waypoint(np.array([place[0], place[1], tgt[2] + k.carry_z]), yaw, CLOSED)
+        if phase == LOWER:
+            return Waypoint(place, yaw, CLOSED)
+        if phase == RELEASE:
+            return Waypoint(place, yaw, OPEN)
+        return Waypoint(place + [0.0, 0.0, 0.08], yaw, OPEN)
 
     @staticmethod
-    def _ee_yaw(priv: dict) -> float:
-        """Yaw of the ee closing axis relative to DOWN (world frame)."""
-        rel = quat_wxyz_to_rot(np.asarray(priv["ee_pose"])[3:]) * DOWN.inv()
+    def _ee_yaw(ee_pose: np.ndarray) -> float:
+        """Yaw of the ee closing axis relative to DOWN (world frame), ee_pose [7]."""
+        rel = quat_wxyz_to_rot(ee_pose[3:]) * DOWN.inv()
         return float(rel.as_euler("ZYX")[0])
 
     # ------------------------------------------------------------------ act
     def act(self, obs: Obs) -> np.ndarray:
         """float32 [1, 7]: xyz delta, Euler-XYZ delta (base frame), gripper (-1 closed, +1 open)."""
         priv = obs["privileged"]
-        ee_base = np.asarray(priv["ee_pose_base"], dtype=np.float64)
-        if self._target_p is None:
-            self._target_p, self._target_r = ee_base[:3].copy(), quat_wxyz_to_rot(ee_base[3:])
-        wp = self._waypoint(priv, self._phase)
+        wp = self._waypoint(obs, self.phase(obs))
         goal_p, goal_r = world_to_base(np.asarray(priv["base_pose"]), wp.pos, Rotation.from_euler("z", wp.yaw) * DOWN)
-        action = self._step_towards(goal_p, goal_r, ee_base[:3])
-        self._gripper = wp.gripper
-        self._advance(wp, goal_p, ee_base[:3])
-        return np.concatenate([action, [self._gripper]]).astype(np.float32)[None]
-
-    def _step_towards(self, goal_p: np.ndarray, goal_r: Rotation, ee_p: np.ndarray) -> np.ndarray:
-        """Move the tracked target toward the goal within the speed and lead limits; returns the 6-D delta."""
-        dp = clip_norm(goal_p - self._target_p, MAX_STEP_M)
-        dp = ee_p + clip_norm(self._target_p + dp - ee_p, MAX_LEAD_M) - self._target_p
-        drot = goal_r * self._target_r.inv()
+        ee_base = np.asarray(priv["ee_pose_base"], dtype=np.float64)
+        dp = clip_norm(GAIN * (goal_p - ee_base[:3]), MAX_STEP_M)
+        drot = goal_r * quat_wxyz_to_rot(ee_base[3:]).inv()
         rotvec = drot.as_rotvec()
-        ang = np.linalg.norm(rotvec)
+        ang = float(np.linalg.norm(rotvec))
         if ang > MAX_STEP_RAD:
             drot = Rotation.from_rotvec(rotvec * (MAX_STEP_RAD / ang))
-        euler = drot.as_euler("XYZ")
-        self._stalled = bool(np.linalg.norm(dp) < 1e-4)  # held back by the lead limit: the ee cannot follow
-        self._target_p = self._target_p + dp
-        self._target_r = Rotation.from_euler("XYZ", euler) * self._target_r
-        return np.concatenate([dp, euler])
-
-    def _advance(self, wp: Waypoint, goal_p: np.ndarray, ee_p: np.ndarray) -> None:
-        """Next phase once the target is at the goal and the ee caught up (or waited long enough)."""
-        if np.linalg.norm(goal_p - self._target_p) > 1e-6 and not self._stalled:
-            return
-        if np.linalg.norm(goal_p - ee_p) > REACH_TOL_M and self._waited < MAX_WAIT:
-            self._waited += 1
-            return
-        if self._held < wp.hold:
-            self._held += 1
-            return
-        self._phase, self._waited, self._held = self._phase + 1, 0, 0
+        return np.concatenate([dp, drot.as_euler("XYZ"), [wp.gripper]]).astype(np.float32)[None]
