@@ -21,7 +21,7 @@ CARRY_ABOVE = 0.22  # carry height above the higher of object and target
 RIM_INSET = 0.012  # m inside the outer radius where a bowl's or mug's rim is grasped
 RIM_OBJECTS = ("bowl", "mug")  # open containers: grasped by the rim, not the (hollow) centre
 TOL = 0.012  # m: waypoint reached
-TALL = 0.10  # m: objects taller than this are grasped just below their top
+TALL = 0.14  # m: objects taller than this are grasped just below their top
 TALL_GRASP_BELOW_TOP = 0.025  # m
 TALL_CARRY_SPEED = 0.5  # max action while carrying a tall object
 TALL_PLACE_CLEARANCE = 0.02  # m between a tall object's bottom and the target when it is released
@@ -226,7 +226,7 @@ def open_drawer(
         Waypoint(h + o * DRAWER_STANDOFF, OPEN, rot=rot, tol=0.02),
         Waypoint(h - o * 0.004, OPEN, rot=rot, tol=0.008, stop_when_blocked=True, speed=0.7, tags=("grasp",)),
         Waypoint(h - o * 0.004, CLOSE, rot=rot, wait=HANDLE_GRIP_STEPS, tol=1.0),
-        Waypoint(h + o * travel, CLOSE, rot=rot, speed=0.7, stop_when_blocked=True, done=done),
+        Waypoint(h + o * travel, CLOSE, rot=rot, speed=0.7, gain=2.0, timeout=60, done=done),
         Waypoint(h + o * travel, OPEN, rot=rot, wait=HANDLE_GRIP_STEPS, tol=1.0),
         Waypoint(h + o * (travel + 0.10), OPEN, rot=rot, tol=0.02),
         Waypoint(0.5 * (h + o * (travel + 0.10)) + 0.5 * home, OPEN, tol=0.04),
