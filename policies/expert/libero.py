@@ -102,9 +102,7 @@ class LiberoExpert:
                 opened["sites"][target] = site + o * float(np.dot(place - site, o))
                 # bowls held by the rim facing the robot, the fingers closing along the cabinet's face (the
                 # hand is wide along that axis and would hit the cabinet above the drawer otherwise)
-                rim = np.array([-o[1], o[0], 0.0])
-                rim = rim if rim[0] <= 0 else -rim
-                lean = skills.leaning_away(o, skills.along(rim, self._start_rot))
+                rim, lean = self._drawer_grasp(o)
                 # an object partly under the opened drawer is slid out along the opening before it is lifted
                 front = float(np.dot(state["handle"], o)) + pulled - skills.HANDLE_PROTRUSION
                 box = priv.get("aabb", {}).get(obj)
@@ -131,10 +129,37 @@ class LiberoExpert:
                     rim_direction=rim,
                     slide=slide,
                 )
+            source = self._drawer_holding(priv, obj)
+            if source is not None:  # picked out of a drawer: held as when placing into one
+                rim, lean = self._drawer_grasp(np.asarray(parts[source]["opening"], dtype=np.float64))
+                return skills.pick_place(
+                    priv, obj, target, rot=lean, rim_direction=rim, place_offset=self._spread(priv, pred)
+                )
             return plan + skills.pick_place(
                 priv, obj, target, start=self._start_rot, place_offset=self._spread(priv, pred)
             )
         return []
+
+    def _drawer_grasp(self, opening: np.ndarray) -> tuple[np.ndarray, Rotation]:
+        """Rim direction and hand orientation next to an open drawer: the rim facing the robot, fingers closing
+        along the cabinet's face (the hand is wide along that axis and would hit the cabinet above the drawer
+        otherwise), the hand leaning away from the cabinet."""
+        assert self._start_rot is not None
+        rim = np.array([-opening[1], opening[0], 0.0])
+        rim = rim if rim[0] <= 0 else -rim
+        return rim, skills.leaning_away(opening, skills.along(rim, self._start_rot))
+
+    @staticmethod
+    def _drawer_holding(priv: dict[str, Any], obj: str) -> str | None:
+        """The open drawer (articulated slide part) whose moving body's footprint holds ``obj``'s centre."""
+        p = priv["objects"][obj][:3]
+        for name, state in priv.get("articulations", {}).items():
+            if state["type"] != "slide" or not state["is_open"]:
+                continue
+            lo, hi = state["geoms_min"], state["geoms_max"]
+            if lo[0] <= p[0] <= hi[0] and lo[1] <= p[1] <= hi[1] and p[2] >= lo[2] - 0.02:
+                return name
+        return None
 
     @staticmethod
     def _spread(priv: dict[str, Any], pred: tuple[str, ...]) -> np.ndarray:
