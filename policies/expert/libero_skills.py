@@ -101,9 +101,18 @@ def pick_place(
         # +y or -y side, whichever leaves the hand clearer of other objects
         radius, _, top = priv["extents"][obj]
         if rim_direction is None:
+            # +y / -y: fingers close along y (start orientation); -x / +x: turned 90 degrees (needs ``start``)
             sides = [np.array([0.0, 1.0, 0.0]), np.array([0.0, -1.0, 0.0])]
+            if rot is None and start is not None:
+                sides += [np.array([-1.0, 0.0, 0.0]), np.array([1.0, 0.0, 0.0])]
             rims = [np.array([o[0], o[1], top - 0.01]) + r * (radius - RIM_INSET) for r in sides]
-            rim = sides[int(np.argmin([hand_overlap(priv, obj, g) for g in rims]))]
+            cost = [
+                hand_overlap(priv, obj, g, wide_axis=0 if abs(r[0]) > 0.5 else 1) + 1e-4 * i
+                for i, (g, r) in enumerate(zip(rims, sides, strict=True))
+            ]
+            rim = sides[int(np.argmin(cost))]
+            if abs(rim[0]) > 0.5 and start is not None:
+                rot = along(rim, start)
         else:
             rim = np.asarray(rim_direction, dtype=np.float64)
         offset = rim * (radius - RIM_INSET)
@@ -166,20 +175,23 @@ def neighbours_top(priv: dict[str, Any], obj: str, point: np.ndarray, radius: fl
     return max(tops)
 
 
-def hand_overlap(priv: dict[str, Any], obj: str, grasp: np.ndarray, lean_deg: float = 0.0) -> float:
-    """Area (m^2) of other objects' boxes inside the downward hand's footprint at ``grasp`` (world [3]): the
-    palm (``HAND_HALF`` around the fingertips, from ``HAND_BOTTOM`` above them; pitched by ``lean_deg`` about
-    world y it shifts along x) and the open fingers."""
+def hand_overlap(priv: dict[str, Any], obj: str, grasp: np.ndarray, lean_deg: float = 0.0, wide_axis: int = 1) -> float:
+    """Area (m^2) of other objects' and fixtures' boxes inside the downward hand's footprint at ``grasp``
+    (world [3]): the palm (``HAND_HALF`` around the fingertips, wide along world axis ``wide_axis`` (1: y,
+    the start orientation; 0: x, turned 90 degrees), from ``HAND_BOTTOM`` above them; pitched by ``lean_deg``
+    about world y it shifts along x) and the open fingers."""
     total = 0.0
     shift = np.sin(np.deg2rad(lean_deg)) * HAND_MID_HEIGHT
-    for name, box in priv.get("aabb", {}).items():
+    boxes = {**priv.get("fixture_aabb", {}), **priv.get("aabb", {})}
+    for name, box in boxes.items():
         if name == obj:
             continue
         for half, bottom, sx in ((HAND_HALF, HAND_BOTTOM, shift), (FINGERS_HALF, FINGERS_BOTTOM, 0.0)):
             if box[5] <= grasp[2] + bottom:
                 continue
-            dx = min(box[3], grasp[0] + sx + half[0]) - max(box[0], grasp[0] + sx - half[0])
-            dy = min(box[4], grasp[1] + half[1]) - max(box[1], grasp[1] - half[1])
+            hx, hy = (half[1], half[0]) if wide_axis == 0 else half
+            dx = min(box[3], grasp[0] + sx + hx) - max(box[0], grasp[0] + sx - hx)
+            dy = min(box[4], grasp[1] + hy) - max(box[1], grasp[1] - hy)
             total += max(dx, 0.0) * max(dy, 0.0)
     return total
 

@@ -83,6 +83,7 @@ class LiberoTaskEnv:
         else:
             raise HarnessError(f"unknown scene split {split!r}")
         self._object_geoms = self._geoms_by_object()
+        self._fixture_geoms = self._geoms_by_object(fixtures=True)
         self._articulations = self._articulated_parts()
         for _ in range(SETTLE_STEPS):
             raw, _, _, _ = self._env.step(SETTLE_ACTION)
@@ -146,10 +147,15 @@ class LiberoTaskEnv:
             "privileged": self._privileged(raw),
         }
 
-    def _geoms_by_object(self) -> dict[str, np.ndarray]:
-        """Geom ids of each movable object's bodies (bodies named ``<object>_...``)."""
+    def _geoms_by_object(self, fixtures: bool = False) -> dict[str, np.ndarray]:
+        """Geom ids of each movable object's (or, with ``fixtures``, each fixture's except tables and floors)
+        bodies (bodies named ``<name>_...``)."""
         model = self._env.sim.model
-        names = list(self._env.env.objects_dict)
+        inner = self._env.env
+        if fixtures:
+            names = [n for n in inner.fixtures_dict if "table" not in n and "floor" not in n]
+        else:
+            names = list(inner.objects_dict)
         out: dict[str, list[int]] = {n: [] for n in names}
         for g in range(model.ngeom):
             body = model.body_id2name(int(model.geom_bodyid[g])) or ""
@@ -171,23 +177,37 @@ class LiberoTaskEnv:
 
     def _aabbs(self, objects: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Per object float64 [6]: world-aligned box (min xyz, max xyz) around its collision geoms."""
+        return {
+            name: box
+            for name, geoms in getattr(self, "_object_geoms", {}).items()
+            if name in objects and (box := self._box_of(geoms)) is not None
+        }
+
+    def _fixture_aabbs(self) -> dict[str, np.ndarray]:
+        """Per fixture except tables and floors, float64 [6]: box around its collision geoms (cabinet, stove,
+        rack, microwave; drawers and doors where they are now)."""
+        return {
+            name: box
+            for name, geoms in getattr(self, "_fixture_geoms", {}).items()
+            if (box := self._box_of(geoms)) is not None
+        }
+
+    def _box_of(self, geoms: np.ndarray) -> np.ndarray | None:
         model, data = self._env.sim.model, self._env.sim.data
-        out = {}
-        for name, geoms in getattr(self, "_object_geoms", {}).items():
-            solid = geoms[(model.geom_contype[geoms] > 0) | (model.geom_conaffinity[geoms] > 0)]
-            if name not in objects or len(solid) == 0:
-                continue
-            rot = data.geom_xmat[solid].reshape(-1, 3, 3)
-            centre = data.geom_xpos[solid] + np.einsum("nij,nj->ni", rot, model.geom_aabb[solid, :3])
-            half = np.einsum("nij,nj->ni", np.abs(rot), model.geom_aabb[solid, 3:])
-            out[name] = np.concatenate([(centre - half).min(axis=0), (centre + half).max(axis=0)])
-        return out
+        solid = geoms[(model.geom_contype[geoms] > 0) | (model.geom_conaffinity[geoms] > 0)]
+        if len(solid) == 0:
+            return None
+        rot = data.geom_xmat[solid].reshape(-1, 3, 3)
+        centre = data.geom_xpos[solid] + np.einsum("nij,nj->ni", rot, model.geom_aabb[solid, :3])
+        half = np.einsum("nij,nj->ni", np.abs(rot), model.geom_aabb[solid, 3:])
+        return np.concatenate([(centre - half).min(axis=0), (centre + half).max(axis=0)])
 
     def _privileged(self, raw: dict[str, np.ndarray]) -> dict[str, Any]:
         """Simulator poses for scripted experts / data generation (policies under test ignore it).
 
         Poses are float64 [7] = world xyz + quaternion xyzw (robosuite's order); ``sites`` are region
-        centres float64 [3]; ``aabb`` per object float64 [6] (world min xyz, max xyz); ``goal`` lists the BDDL
+        centres float64 [3]; ``aabb`` per object and ``fixture_aabb`` per fixture (not tables)
+        float64 [6] (world min xyz, max xyz); ``goal`` lists the BDDL
         goal predicates, e.g. ("in", "soup_1", "basket_1_contain_region").
         """
         objects = {
@@ -207,6 +227,7 @@ class LiberoTaskEnv:
             "objects": objects,
             "extents": self._extents(objects),
             "aabb": self._aabbs(objects),
+            "fixture_aabb": self._fixture_aabbs(),
             "sites": {name: np.array(data.get_site_xpos(name), dtype=np.float64) for name in inner.object_sites_dict},
             "goal": [tuple(str(x) for x in g) for g in inner.parsed_problem["goal_state"]],
             "articulations": self._articulation_states(),
