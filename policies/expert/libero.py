@@ -21,7 +21,7 @@ from harness.protocols import EpisodeSpec, Obs
 from policies.expert import libero_skills as skills
 from policies.expert.libero_skills import OPEN, Waypoint
 
-POS_GAIN = 20.0  # action per metre of position error (1.0 action = 5 cm OSC step)
+POS_GAIN = 12.0  # action per metre of position error (1.0 action = 5 cm OSC step)
 ROT_GAIN = 1.5  # action per radian of orientation error (1.0 action = 0.5 rad)
 ROT_TOL = 0.12  # rad: orientation reached
 STALL_STEPS, STALL_EPS = 6, 0.001  # a waypoint counts as reached when the hand stops moving (blocked)

@@ -238,7 +238,7 @@ def open_drawer(
         Waypoint(h + o * DRAWER_STANDOFF, OPEN, rot=rot, tol=0.02),
         Waypoint(h - o * 0.004, OPEN, rot=rot, tol=0.008, stop_when_blocked=True, speed=0.7, tags=("grasp",)),
         Waypoint(h - o * 0.004, CLOSE, rot=rot, wait=HANDLE_GRIP_STEPS, tol=1.0),
-        Waypoint(h + o * travel, CLOSE, rot=rot, speed=0.7, gain=2.0, timeout=60, done=done),
+        Waypoint(h + o * travel, CLOSE, rot=rot, speed=0.7, stop_when_blocked=True, done=done),
         Waypoint(h + o * travel, OPEN, rot=rot, wait=HANDLE_GRIP_STEPS, tol=1.0),
         Waypoint(h + o * (travel + 0.10), OPEN, rot=rot, tol=0.02),
         Waypoint(0.5 * (h + o * (travel + 0.10)) + 0.5 * home, OPEN, tol=0.04),
