@@ -142,3 +142,26 @@ def test_first_episode_starts_a_new_batch_of_distinct_episodes():
     assert [e.episode for e in later] == [3, 4, 5] and [e.init_index for e in later] == [3, 4, 5]
     assert {e.key for e in first}.isdisjoint(e.key for e in later)
     assert [e.seed for e in make_episodes([task], 6, 0)[3:]] == [e.seed for e in later]
+
+
+@pytest.mark.parametrize("suite_name", sorted(set(SUITES.names())))
+def test_declared_default_checkpoints_are_shipped_and_held_out(suite_name):
+    """A suite that declares a default checkpoint resolves to it when no --policy is given; the folder is in
+    the repository, loads as its policy's checkpoint, and was trained on training scenes only."""
+    import json
+
+    from harness.defaults import resolve_policy
+    from harness.engine.manifest import PROJECT_ROOT
+
+    suite = SUITES.build(suite_name)
+    if suite.default_checkpoint is None:
+        assert resolve_policy(suite, None, None) == (suite.default_policy, None)
+        return
+    folder = PROJECT_ROOT / suite.default_checkpoint
+    assert resolve_policy(suite, None, None) == (suite.default_policy, str(folder))
+    assert (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["name"] == suite.default_policy
+    scenes = meta["data"]["scenes"]
+    assert scenes and all("#train" in s for s in scenes)
+    assert (folder / "measured.json").is_file(), "a shipped default records its measured result"
