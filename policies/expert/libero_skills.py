@@ -285,27 +285,29 @@ def across(direction: np.ndarray, start: Rotation) -> Rotation:
     return Rotation.from_euler("z", yaw) * start
 
 
-def _beyond(state: dict[str, Any], opening: bool) -> bool:
-    """The part is open (closed) by LIBERO's test with a margin of ``DRAWER_MARGIN``."""
+def _thresholds(state: dict[str, Any]) -> tuple[float, float, float]:
+    """(sign, open threshold, closed threshold) of a slide part: ``sign`` +1 when opening raises the joint
+    position; the part is open past the first and closed short of the second (LIBERO's ranges)."""
     ranges = state["ranges"]
-    q = state["qpos"]
-    sign = 1.0 if np.mean(ranges["default_open_ranges"]) > np.mean(ranges["default_close_ranges"]) else -1.0
-    if opening:
-        threshold = min(ranges["default_open_ranges"]) if sign > 0 else max(ranges["default_open_ranges"])
-        return bool(state["is_open"]) and sign * (q - threshold) > DRAWER_MARGIN / 2
-    return bool(state["is_closed"])
+    sign = float(state.get("opening_sign") or 1.0)
+    open_r, close_r = ranges["default_open_ranges"], ranges["default_close_ranges"]
+    return sign, (min(open_r) if sign > 0 else max(open_r)), (max(close_r) if sign > 0 else min(close_r))
+
+
+def _beyond(state: dict[str, Any], opening: bool) -> bool:
+    """The part is open (closed) by LIBERO's test, open with a margin of half ``DRAWER_MARGIN``."""
+    if not opening:
+        return bool(state["is_closed"])
+    sign, open_at, _ = _thresholds(state)
+    return bool(state["is_open"]) and sign * (state["qpos"] - open_at) > DRAWER_MARGIN / 2
 
 
 def _slide_travel(state: dict[str, Any], opening: bool) -> float:
     """Metres the handle still has to move to be open (closed) past LIBERO's threshold with a margin."""
-    ranges = state["ranges"]
-    q = state["qpos"]
-    sign = 1.0 if np.mean(ranges["default_open_ranges"]) > np.mean(ranges["default_close_ranges"]) else -1.0
+    sign, open_at, closed_at = _thresholds(state)
     if opening:
-        threshold = min(ranges["default_open_ranges"]) if sign > 0 else max(ranges["default_open_ranges"])
-        return max(0.0, sign * (threshold - q)) + DRAWER_MARGIN
-    threshold = max(ranges["default_close_ranges"]) if sign > 0 else min(ranges["default_close_ranges"])
-    return max(0.0, sign * (q - threshold)) + DRAWER_MARGIN + 0.01
+        return max(0.0, sign * (open_at - state["qpos"])) + DRAWER_MARGIN
+    return max(0.0, sign * (state["qpos"] - closed_at)) + DRAWER_MARGIN + 0.01
 
 
 def turn_on_knob(priv: dict[str, Any], name: str, start: Rotation) -> list[Waypoint]:
