@@ -80,7 +80,7 @@ class LiberoExpert:
             return skills.close_drawer(priv, args[0], self._start_rot)
         if kind == "turnon" and args[0] in parts:
             return skills.turn_on_knob(priv, args[0], self._start_rot)
-        if kind in ("in", "on") and len(args) == 2 and skills.is_flat_and_wide(priv, args[0]):
+        if kind == "on" and len(args) == 2 and skills.is_flat_and_wide(priv, args[0]):  # plates onto regions
             return skills.push(priv, args[0], args[1], self._start_rot)
         if kind in ("in", "on") and len(args) == 2:
             obj, target = args

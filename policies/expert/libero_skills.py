@@ -34,6 +34,7 @@ PUSH_TOL = 0.012  # m: pushed object's centre this close to the target -> done
 HAND_HALF, HAND_BOTTOM, HAND_MID_HEIGHT = (0.035, 0.11), 0.024, 0.075
 GRASP_LEAN_DEG = 25.0  # pitch of the hand away from a neighbour when grasping a box
 FINGERS_HALF, FINGERS_BOTTOM = (0.015, 0.07), -0.013
+PICK_GAIN = 20.0 / 12.0  # pick-and-place moves use a stiffer position gain (faster, surer grasps; measured)
 GRIP_STEPS = 12  # steps to wait while the gripper closes / opens
 HANDLE_GRIP_STEPS = 8  # the same on a drawer handle (nothing to lift)
 INSERT_OPENING = 0.115  # m a drawer is pulled out to put something in: fully out, it overhangs the table
@@ -151,15 +152,21 @@ def pick_place(
         carry_speed = TALL_CARRY_SPEED  # held by the top only: fast moves swing it out of the fingers
     lift = grasp if slide is None else grasp + slide
     return [
-        Waypoint(np.array([grasp[0], grasp[1], hover_z]), OPEN, rot=rot),
-        Waypoint(grasp, OPEN, rot=rot, tol=0.008, stop_when_blocked=True, tags=("grasp",)),  # tall objects stop early
-        Waypoint(grasp, CLOSE, rot=rot, wait=GRIP_STEPS, tol=1.0),
-        *([] if slide is None else [Waypoint(grasp + slide + UP * 0.01, CLOSE, rot=rot, speed=0.5, tol=0.015)]),
-        Waypoint(np.array([lift[0], lift[1], carry_z]), CLOSE, rot=rot, speed=carry_speed),
-        Waypoint(np.array([place[0], place[1], carry_z]), CLOSE, rot=rot, speed=carry_speed),
-        Waypoint(place, CLOSE, rot=rot, speed=carry_speed),
-        Waypoint(place, OPEN, rot=rot, wait=GRIP_STEPS, tol=1.0),
-        Waypoint(np.array([place[0], place[1], carry_z]), OPEN, rot=rot),
+        Waypoint(np.array([grasp[0], grasp[1], hover_z]), OPEN, rot=rot, gain=PICK_GAIN),
+        Waypoint(
+            grasp, OPEN, rot=rot, gain=PICK_GAIN, tol=0.008, stop_when_blocked=True, tags=("grasp",)
+        ),  # tall objects stop early
+        Waypoint(grasp, CLOSE, rot=rot, gain=PICK_GAIN, wait=GRIP_STEPS, tol=1.0),
+        *(
+            []
+            if slide is None
+            else [Waypoint(grasp + slide + UP * 0.01, CLOSE, rot=rot, gain=PICK_GAIN, speed=0.5, tol=0.015)]
+        ),
+        Waypoint(np.array([lift[0], lift[1], carry_z]), CLOSE, rot=rot, gain=PICK_GAIN, speed=carry_speed),
+        Waypoint(np.array([place[0], place[1], carry_z]), CLOSE, rot=rot, gain=PICK_GAIN, speed=carry_speed),
+        Waypoint(place, CLOSE, rot=rot, gain=PICK_GAIN, speed=carry_speed),
+        Waypoint(place, OPEN, rot=rot, gain=PICK_GAIN, wait=GRIP_STEPS, tol=1.0),
+        Waypoint(np.array([place[0], place[1], carry_z]), OPEN, rot=rot, gain=PICK_GAIN),
     ]
 
 
