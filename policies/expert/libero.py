@@ -84,82 +84,16 @@ class LiberoExpert:
             return skills.push(priv, args[0], args[1], self._start_rot)
         if kind in ("in", "on") and len(args) == 2:
             obj, target = args
-            plan: list[Waypoint] = []
             if target in parts and parts[target]["type"] == "slide":
-                # a drawer: pulled out just far enough (fully out it overhangs the objects in front of it), the
-                # object placed towards its front, the hand leaning away from the cabinet
-                state = parts[target]
-                if abs(state["qpos"]) < skills.INSERT_OPENING - 0.01:
-                    plan += skills.open_drawer(priv, target, self._start_rot, self._home, skills.INSERT_OPENING)
-                # place halfway between the drawer's front wall (just behind its handle) and the cabinet's face
-                o = np.asarray(state["opening"], dtype=np.float64)
-                pulled = max(0.0, skills.INSERT_OPENING - abs(state["qpos"]))
-                out = abs(state["qpos"]) + pulled
-                place = state["handle"] + o * (pulled - skills.HANDLE_PROTRUSION - out / 2)
-                opened = dict(priv)
-                opened["sites"] = dict(priv["sites"])
-                site = priv["sites"][target]
-                opened["sites"][target] = site + o * float(np.dot(place - site, o))
-                # bowls held by the rim facing the robot, the fingers closing along the cabinet's face (the
-                # hand is wide along that axis and would hit the cabinet above the drawer otherwise)
-                rim, lean = self._drawer_grasp(o)
-                # an object partly under the opened drawer is slid out along the opening before it is lifted
-                front = float(np.dot(state["handle"], o)) + pulled - skills.HANDLE_PROTRUSION
-                box = priv.get("aabb", {}).get(obj)
-                slide = None
-                if box is not None:
-                    corners = np.array([[box[i], box[j], 0.0] for i in (0, 3) for j in (1, 4)])
-                    near = float(np.min(corners @ o))
-                    lateral = np.array([-o[1], o[0], 0.0])
-                    span = np.array([state["geoms_min"], state["geoms_max"]]) @ lateral
-                    beside = corners @ lateral
-                    if (
-                        near < front + skills.DRAWER_CLEARANCE
-                        and beside.max() > span.min()
-                        and beside.min() < span.max()
-                    ):
-                        slide = o * (front + skills.DRAWER_CLEARANCE - near)
-                return plan + skills.pick_place(
-                    opened,
-                    obj,
-                    target,
-                    place_height=0.07,
-                    rot=lean,
-                    carry_above=skills.DRAWER_CARRY_ABOVE,
-                    rim_direction=rim,
-                    slide=slide,
-                )
-            source = self._drawer_holding(priv, obj)
+                return skills.put_in_drawer(priv, obj, target, self._start_rot, self._home)
+            source = skills.drawer_holding(priv, obj)
             if source is not None:  # picked out of a drawer: held as when placing into one
-                rim, lean = self._drawer_grasp(np.asarray(parts[source]["opening"], dtype=np.float64))
+                rim, lean = skills.drawer_grasp(parts[source]["opening"], self._start_rot)
                 return skills.pick_place(
                     priv, obj, target, rot=lean, rim_direction=rim, place_offset=self._spread(priv, pred)
                 )
-            return plan + skills.pick_place(
-                priv, obj, target, start=self._start_rot, place_offset=self._spread(priv, pred)
-            )
+            return skills.pick_place(priv, obj, target, start=self._start_rot, place_offset=self._spread(priv, pred))
         return []
-
-    def _drawer_grasp(self, opening: np.ndarray) -> tuple[np.ndarray, Rotation]:
-        """Rim direction and hand orientation next to an open drawer: the rim facing the robot, fingers closing
-        along the cabinet's face (the hand is wide along that axis and would hit the cabinet above the drawer
-        otherwise), the hand leaning away from the cabinet."""
-        assert self._start_rot is not None
-        rim = np.array([-opening[1], opening[0], 0.0])
-        rim = rim if rim[0] <= 0 else -rim
-        return rim, skills.leaning_away(opening, skills.along(rim, self._start_rot))
-
-    @staticmethod
-    def _drawer_holding(priv: dict[str, Any], obj: str) -> str | None:
-        """The open drawer (articulated slide part) whose moving body's footprint holds ``obj``'s centre."""
-        p = priv["objects"][obj][:3]
-        for name, state in priv.get("articulations", {}).items():
-            if state["type"] != "slide" or not state["is_open"]:
-                continue
-            lo, hi = state["geoms_min"], state["geoms_max"]
-            if lo[0] <= p[0] <= hi[0] and lo[1] <= p[1] <= hi[1] and p[2] >= lo[2] - 0.02:
-                return name
-        return None
 
     @staticmethod
     def _spread(priv: dict[str, Any], pred: tuple[str, ...]) -> np.ndarray:
@@ -191,17 +125,13 @@ class LiberoExpert:
         action[3:6] = np.clip(rot_err * ROT_GAIN, -1.0, 1.0)
         action[6] = wp.grip
         self._history.append(ee.copy())
-        blocked = (
-            wp.stop_when_blocked
-            and len(self._history) > STALL_STEPS
-            and np.linalg.norm(self._history[-1] - self._history[-1 - STALL_STEPS]) < STALL_EPS
-        )
-        at_pose = np.linalg.norm(err) < wp.tol and np.linalg.norm(rot_err) < ROT_TOL
-        stalled = (
+        still = (
             len(self._history) > STALL_STEPS
             and np.linalg.norm(self._history[-1] - self._history[-1 - STALL_STEPS]) < STALL_EPS
-            and np.linalg.norm(err) < NEAR_ENOUGH
-        )  # the arm settled short of the waypoint (steady-state error of the OSC)
+        )
+        blocked = wp.stop_when_blocked and still
+        stalled = still and np.linalg.norm(err) < NEAR_ENOUGH  # settled short of it (the OSC's steady-state error)
+        at_pose = np.linalg.norm(err) < wp.tol and np.linalg.norm(rot_err) < ROT_TOL
         arrived = at_pose or wp.tol >= 1.0 or blocked or stalled or (wp.done is not None and wp.done(priv))
         if arrived or len(self._history) > wp.timeout:
             if arrived and self._wait < wp.wait:

@@ -97,7 +97,7 @@ def pick_place(
     t = target_position(priv, target) + (np.zeros(3) if place_offset is None else place_offset)
     grasp = o.copy()
     offset = np.zeros(3)
-    if any(kind in obj for kind in RIM_OBJECTS) and obj in priv.get("extents", {}):
+    if held_by_rim(obj) and obj in priv.get("extents", {}):
         # Bowls and mugs: grasp the rim, the fingers closing across the wall (radially); by default on the
         # +y or -y side, whichever leaves the hand clearer of other objects
         radius, _, top = priv["extents"][obj]
@@ -140,7 +140,7 @@ def pick_place(
     hover_z = max(o[2] + HOVER, neighbours_top(priv, obj, grasp) + HOVER_CLEARANCE)
     carry_speed = 1.0
     box = priv.get("aabb", {}).get(obj)
-    if box is not None and box[5] - box[2] > TALL and not any(kind in obj for kind in RIM_OBJECTS):
+    if box is not None and box[5] - box[2] > TALL and not held_by_rim(obj):
         # tall objects (bottles): the palm sits ~3 cm above the fingertips, so they are grasped just below
         # their top (the neck), hovered over, and set down on their bottom
         grasp = np.array([o[0], o[1], box[5] - TALL_GRASP_BELOW_TOP])
@@ -168,6 +168,11 @@ def pick_place(
         Waypoint(place, OPEN, rot=rot, gain=PICK_GAIN, wait=GRIP_STEPS, tol=1.0),
         Waypoint(np.array([place[0], place[1], carry_z]), OPEN, rot=rot, gain=PICK_GAIN),
     ]
+
+
+def held_by_rim(obj: str) -> bool:
+    """Open containers (bowls, mugs) are grasped by the rim, not the (hollow) centre."""
+    return any(kind in obj for kind in RIM_OBJECTS)
 
 
 def neighbours_top(priv: dict[str, Any], obj: str, point: np.ndarray, radius: float = 0.2) -> float:
@@ -344,10 +349,10 @@ def turn_on_knob(priv: dict[str, Any], name: str, start: Rotation) -> list[Waypo
         s = part(p)
         return bool(s["is_on"]) and s["qpos"] * (s["opening_sign"] or 1.0) > on_min + 0.15
 
-    start = point(-70.0)
+    behind = point(-70.0)
     plan = [
-        Waypoint(start + UP * 0.08, CLOSE, rot=rot, tol=0.015),
-        Waypoint(start, CLOSE, rot=rot, tol=0.008, stop_when_blocked=True),
+        Waypoint(behind + UP * 0.08, CLOSE, rot=rot, tol=0.015),
+        Waypoint(behind, CLOSE, rot=rot, tol=0.008, stop_when_blocked=True),
     ]
     plan += [
         Waypoint(point(deg), CLOSE, rot=rot, tol=0.01, timeout=20, gain=3.0, done=switched_on)
@@ -404,3 +409,65 @@ def push(priv: dict[str, Any], obj: str, target: str, start_rot: Rotation) -> li
         for i in range(1, n + 1)
     ]
     return plan + [Waypoint(end + UP * 0.10 - d * 0.03, OPEN, rot=rot, tol=0.03)]
+
+
+def drawer_grasp(opening: np.ndarray, start: Rotation) -> tuple[np.ndarray, Rotation]:
+    """Rim direction [3] and hand orientation next to the open drawer whose opening direction is ``opening``
+    [3]: the rim facing the robot, the fingers closing along the cabinet's face (the hand is wide along that
+    axis and would hit the cabinet above the drawer otherwise), the hand leaning away from the cabinet."""
+    rim = np.array([-opening[1], opening[0], 0.0])
+    rim = rim if rim[0] <= 0 else -rim
+    return rim, leaning_away(opening, along(rim, start))
+
+
+def drawer_holding(priv: dict[str, Any], obj: str) -> str | None:
+    """The open drawer (articulated slide part) whose moving body's footprint holds ``obj``'s centre."""
+    p = priv["objects"][obj][:3]
+    for name, state in priv.get("articulations", {}).items():
+        if state["type"] != "slide" or not state["is_open"]:
+            continue
+        lo, hi = state["geoms_min"], state["geoms_max"]
+        if lo[0] <= p[0] <= hi[0] and lo[1] <= p[1] <= hi[1] and p[2] >= lo[2] - 0.02:
+            return name
+    return None
+
+
+def put_in_drawer(priv: dict[str, Any], obj: str, target: str, start: Rotation, home: np.ndarray) -> list[Waypoint]:
+    """Put ``obj`` into the drawer region ``target``: pull the drawer out just ``INSERT_OPENING`` (fully out
+    it overhangs the objects in front of it), slide an object partly under it clear along the opening before
+    lifting it, hold it as ``drawer_grasp`` says, and place it halfway between the drawer's front wall (just
+    behind its handle) and the cabinet's face."""
+    state = priv["articulations"][target]
+    plan: list[Waypoint] = []
+    if abs(state["qpos"]) < INSERT_OPENING - 0.01:
+        plan += open_drawer(priv, target, start, home, INSERT_OPENING)
+    o = np.asarray(state["opening"], dtype=np.float64)
+    pulled = max(0.0, INSERT_OPENING - abs(state["qpos"]))
+    out = abs(state["qpos"]) + pulled
+    place = state["handle"] + o * (pulled - HANDLE_PROTRUSION - out / 2)
+    opened = dict(priv)
+    opened["sites"] = dict(priv["sites"])
+    site = priv["sites"][target]
+    opened["sites"][target] = site + o * float(np.dot(place - site, o))
+    rim, lean = drawer_grasp(o, start)
+    front = float(np.dot(state["handle"], o)) + pulled - HANDLE_PROTRUSION
+    box = priv.get("aabb", {}).get(obj)
+    slide = None
+    if box is not None:
+        corners = np.array([[box[i], box[j], 0.0] for i in (0, 3) for j in (1, 4)])
+        near = float(np.min(corners @ o))
+        lateral = np.array([-o[1], o[0], 0.0])
+        span = np.array([state["geoms_min"], state["geoms_max"]]) @ lateral
+        beside = corners @ lateral
+        if near < front + DRAWER_CLEARANCE and beside.max() > span.min() and beside.min() < span.max():
+            slide = o * (front + DRAWER_CLEARANCE - near)
+    return plan + pick_place(
+        opened,
+        obj,
+        target,
+        place_height=0.07,
+        rot=lean,
+        carry_above=DRAWER_CARRY_ABOVE,
+        rim_direction=rim,
+        slide=slide,
+    )

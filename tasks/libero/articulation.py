@@ -17,7 +17,8 @@ SLIDE, HINGE = 2, 3  # MuJoCo joint types
 
 
 def articulated_parts(inner: Any) -> dict[str, dict[str, Any]]:
-    """name -> {joint, owner, type, body, geoms, ranges} for every region / fixture with a slide or hinge joint.
+    """name -> {joint, jid (its id), sign (+1: opening raises qpos), owner, type, body, geoms, ranges} for every
+    region / fixture with a slide or hinge joint (static: computed once per scene).
 
     ``inner`` is LIBERO's problem env (``OffScreenRenderEnv.env``)."""
     model = inner.sim.model
@@ -46,6 +47,8 @@ def articulated_parts(inner: Any) -> dict[str, dict[str, Any]]:
         ranges = (inner.get_object(owner).object_properties or {}).get("articulation", {})
         parts[name] = {
             "joint": joint,
+            "jid": jid,
+            "sign": _opening_sign(ranges),
             "joints": joints,
             "owner": owner,
             "type": "slide" if jtype == SLIDE else "hinge",
@@ -75,12 +78,12 @@ def articulation_states(inner: Any, parts: dict[str, dict[str, Any]]) -> dict[st
     model, data = inner.sim.model, inner.sim.data
     out = {}
     for name, part in parts.items():
-        jid = model.joint_name2id(part["joint"])
+        jid = part["jid"]
         qpos = float(data.qpos[model.jnt_qposadr[jid]])
         axis = np.array(data.xaxis[jid], dtype=np.float64)
         anchor = np.array(data.xanchor[jid], dtype=np.float64)
         pts = np.asarray(data.geom_xpos[part["geoms"]], dtype=np.float64).reshape(-1, 3)
-        sign = _opening_sign(part["ranges"])
+        sign = part["sign"]
         if part["type"] == "slide":
             opening = axis * sign
             handle = pts[int(np.argmax(pts @ opening))] if len(pts) else anchor

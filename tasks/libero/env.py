@@ -16,6 +16,7 @@ os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 import numpy as np
 
 from harness.protocols import TaskSpec
+from tasks.libero.articulation import articulated_parts, articulation_states
 
 SETTLE_STEPS = 10
 SETTLE_ACTION = np.array([0, 0, 0, 0, 0, 0, -1], dtype=np.float64)
@@ -206,9 +207,9 @@ class LiberoTaskEnv:
         """Simulator poses for scripted experts / data generation (policies under test ignore it).
 
         Poses are float64 [7] = world xyz + quaternion xyzw (robosuite's order); ``sites`` are region
-        centres float64 [3]; ``aabb`` per object and ``fixture_aabb`` per fixture (not tables)
-        float64 [6] (world min xyz, max xyz); ``goal`` lists the BDDL
-        goal predicates, e.g. ("in", "soup_1", "basket_1_contain_region").
+        centres float64 [3]; ``aabb`` per object and ``fixture_aabb`` per fixture (not tables) are float64 [6]
+        boxes (world min xyz, max xyz); ``goal`` lists the BDDL goal predicates, e.g. ("in", "soup_1",
+        "basket_1_contain_region"), and ``goal_holds`` which of them hold now.
         """
         objects = {
             key[: -len("_pos")]: np.concatenate([raw[key], raw[key[: -len("_pos")] + "_quat"]]).astype(np.float64)
@@ -238,8 +239,6 @@ class LiberoTaskEnv:
         """Static facts of every articulated part a BDDL predicate can name (a region like
         ``wooden_cabinet_1_top_region`` or a fixture like ``flat_stove_1``): its joint, the fixture that owns
         it, the fixture's open / close / turn-on ranges, and the collision geoms of the moving body."""
-        from tasks.libero.articulation import articulated_parts
-
         return articulated_parts(self._env.env)
 
     def _articulation_states(self) -> dict[str, dict[str, Any]]:
@@ -247,6 +246,4 @@ class LiberoTaskEnv:
         world [3], ``anchor`` world [3], ``handle`` world [3] (the moving collision geom farthest along the
         opening direction, or from a hinge axis), ``is_open`` / ``is_closed`` / ``is_on`` flags as LIBERO
         evaluates them, and the ranges."""
-        from tasks.libero.articulation import articulation_states
-
         return articulation_states(self._env.env, getattr(self, "_articulations", {}))

@@ -21,6 +21,19 @@ pytestmark = pytest.mark.sim
 TASKS = ("put_carrot_on_plate", "put_spoon_on_towel", "stack_green_block_on_yellow_block", "put_eggplant_in_basket")
 
 
+def run_full_horizon(env, policy, task, episode) -> dict:
+    """One episode through the harness for SIMPLER's whole horizon, scored at the end."""
+    return run_episode(
+        env,
+        policy,
+        PLANNERS.build("direct"),
+        episode,
+        max_steps=task.max_steps,
+        stop_on_success=False,
+        headline="success_at_end",
+    )
+
+
 @pytest.mark.parametrize("name", TASKS)
 def test_expert_succeeds_at_end_on_two_init_states(name: str) -> None:
     suite = SUITES.build("simpler_bridge")
@@ -29,15 +42,7 @@ def test_expert_succeeds_at_end_on_two_init_states(name: str) -> None:
     try:
         policy = POLICIES.build("expert")
         for episode in make_episodes([task], 2, 0):
-            rec = run_episode(
-                env,
-                policy,
-                PLANNERS.build("direct"),
-                episode,
-                max_steps=task.max_steps,
-                stop_on_success=False,
-                headline="success_at_end",
-            )
+            rec = run_full_horizon(env, policy, task, episode)
             assert rec["error"] is None, rec["error"]
             assert rec["steps"] == task.max_steps
             assert rec["success_at_end"] is True, (name, episode.init_index, rec["metrics"])
@@ -71,15 +76,7 @@ def test_recorded_actions_are_reproducible_from_observations() -> None:
     try:
         episode = make_episodes([task], 1, 0)[0]
         expert = RecordingExpert()
-        rec = run_episode(
-            env,
-            expert,
-            PLANNERS.build("direct"),
-            episode,
-            max_steps=task.max_steps,
-            stop_on_success=False,
-            headline="success_at_end",
-        )
+        rec = run_full_horizon(env, expert, task, episode)
     finally:
         env.close()
     assert rec["error"] is None and rec["success_at_end"] is True, rec["metrics"]
