@@ -78,6 +78,10 @@ class TaskEnv(Protocol):
 
     def close(self) -> None: ...
 
+    # Optional: ``renders_on_demand = True`` and ``step(action, cameras=...)``: the observation of that step
+    # carries only the named images (``()``: none), rendered exactly as on a step that renders everything
+    # (harness.engine.render decides which steps need them).
+
 
 @runtime_checkable
 class Policy(Protocol):
@@ -93,10 +97,13 @@ class Policy(Protocol):
         """n candidate chunks float32 [n, H, Da] (deterministic policies: repetition + declared noise)."""
 
     # Optional: ``observe(obs)`` is called after every env step (not only at decisions) when a policy
-    # defines it, so policies with an observation history see the same frame spacing as in training.
+    # defines it, so policies with an observation history see the same frame spacing as in training (with
+    # ``observation_needs``: after every step whose observation a decision reads).
     # Optional attributes: ``chunk_length`` (steps per predicted chunk; planners may execute at most that
     # many) and ``execute_steps`` (steps of its chunk the policy itself executes per decision, used by the
     # ``direct`` planner; None or absent: the whole chunk).
+    # What it reads (harness.engine.render): ``consumes_images = False`` (no camera at all) or
+    # ``observation_needs`` (the last h observations, which cameras); undeclared: every camera, every step.
 
 
 @dataclass

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from harness.engine.render import ObservationNeeds
 from planners.setup import resolve_options
 from harness.protocols import EpisodeSpec, Obs, PlannerOptions, PlanResult, Policy, WorldModel
 from harness.registry import PLANNERS
@@ -24,6 +25,7 @@ class DirectPlanner:
 
     needs_world_model: ClassVar[bool] = False
     needs_goal: ClassVar[bool] = False
+    observation_needs: ClassVar[ObservationNeeds] = ObservationNeeds(history=0, cameras=())  # only the policy reads
 
     def __init__(self, options: PlannerOptions | None = None):
         self.options = resolve_options(self.Options, options)

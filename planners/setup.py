@@ -5,6 +5,8 @@ A planner class declares (class attributes, no name matching elsewhere):
                         ``validate()`` that raises HarnessError
     needs_world_model:  bool: it cannot plan without ``--world-model``
     needs_goal:         bool: it cannot plan without goal images (``--goal subgoals|final``)
+    observation_needs:  ObservationNeeds (harness.engine.render): what it reads of the observations itself,
+                        beyond what the policy reads (undeclared: every camera of every step)
 and implements ``executed_steps() -> int | None``: env steps it executes per decision (None: whatever the
 policy's own chunk says). Flags a planner does not declare are never checked against it.
 """

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from harness.engine.render import ObservationNeeds
 from harness.errors import HarnessError
 from harness.protocols import Obs, PlanResult, Policy, WorldModel
 from harness.registry import PLANNERS
@@ -35,6 +36,7 @@ class VlaRandom(SamplingPlanner):
 
     needs_world_model: ClassVar[bool] = False
     needs_goal: ClassVar[bool] = False
+    observation_needs: ClassVar[ObservationNeeds] = ObservationNeeds(history=0, cameras=())  # only the policy reads
 
 
     def plan(self, obs: Obs, goal: np.ndarray | None, policy: Policy, world_model: WorldModel | None) -> PlanResult:
@@ -59,6 +61,7 @@ class VlaMean(SamplingPlanner):
 
     needs_world_model: ClassVar[bool] = False
     needs_goal: ClassVar[bool] = False
+    observation_needs: ClassVar[ObservationNeeds] = ObservationNeeds(history=0, cameras=())  # only the policy reads
 
 
     def plan(self, obs: Obs, goal: np.ndarray | None, policy: Policy, world_model: WorldModel | None) -> PlanResult:

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from harness.engine.render import ObservationNeeds
 from harness.errors import HarnessError
 from harness.protocols import Obs, PlanResult, Policy, WorldModel
 from harness.registry import PLANNERS
@@ -44,6 +45,7 @@ class WorldModelTopK(SamplingPlanner):
 
     needs_world_model: ClassVar[bool] = True
     needs_goal: ClassVar[bool] = True
+    observation_needs: ClassVar[ObservationNeeds] = ObservationNeeds(history=1, cameras=("agentview_rgb",))
 
 
     def plan(self, obs: Obs, goal: np.ndarray | None, policy: Policy, world_model: WorldModel | None) -> PlanResult:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import EpisodeError, HarnessError
+from harness.engine.render import ObservationNeeds
 from harness.engine.rollout import RolloutState, StepHook, rollout
 from planners.goals import Goals, embedding_distance, goal_metrics
 from harness.protocols import EpisodeSpec, Planner, Policy, TaskEnv, WorldModel
@@ -68,12 +69,15 @@ def run_episode(
     video_fps: int = 20,
     world_model: WorldModel | None = None,
     goals: Goals | None = None,
+    needs: ObservationNeeds | None = None,
 ) -> dict[str, Any]:
     """Run one episode and return its record (a JSON-able dict; see results.summarize).
 
     With ``goals``, each decision gets the subgoal closing its window of p steps, and (given a world model)
     the distance between the frame reached at step i * p and subgoal i is recorded (delta_f, delta_f_g).
-    Each decision's planner stats go to ``record["plan_log"]``.
+    Each decision's planner stats go to ``record["plan_log"]``. ``needs``: what the decisions read (cameras
+    then render only for those observations, harness.engine.render); ignored with a video or goals, which
+    read images of other steps.
     """
     record = blank_record(episode)
     video = VideoHook(env) if video_path is not None else None
@@ -100,8 +104,9 @@ def run_episode(
             stop_on_success,
             out_of_range,
             hooks,
-            getattr(policy, "observe", None),  # policies with observation history see every step
+            getattr(policy, "observe", None),  # policies with observation history see every step they read
             state,
+            needs if not hooks and goals is None else None,  # videos and goal metrics read every step
         )
         record["success_once"] = state.success_once
         record["success_at_end"] = bool(state.info.get("success", False))

@@ -6,6 +6,10 @@ Same seeding, validation and stopping rules everywhere: seed Python / NumPy / to
 components, then repeat: one decision -> a validated chunk [H, Da] -> one ``env.step`` per action, the
 policy's ``observe`` after every step, hooks before and after every step. Stops after the step where the
 task succeeds (when ``stop_on_success``), where ``max_steps`` is reached, or where a hook asks to stop.
+
+With ``needs`` (what the decisions read, harness.engine.render) and an env that renders on demand, cameras
+render only at the steps whose observations a decision reads, and ``observe`` sees only those steps: the
+decisions get byte-identical observations, for a fraction of the rendering.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from harness.engine.render import ObservationNeeds, env_renders_on_demand
 from harness.errors import EpisodeError
 from harness.protocols import EpisodeSpec, TaskEnv
 
@@ -49,6 +54,7 @@ class RolloutState:
     flags_once: dict[str, bool] = field(default_factory=dict)  # boolean info flags that held at any step
     reset_s: float = 0.0
     step_s: float = 0.0  # seconds spent in env.step
+    rendered_steps: int = 0  # steps whose observation carried camera images (machine-independent)
     stage: str = "simulator"
 
 
@@ -106,12 +112,14 @@ def rollout(
     hooks: Sequence[StepHook] = (),
     observe: Callable[[dict[str, Any]], None] | None = None,
     state: RolloutState | None = None,
+    needs: ObservationNeeds | None = None,
 ) -> RolloutState:
     """Run one episode (see the module docstring).
 
     ``decide(obs, steps_done)`` returns the next chunk; ``components`` are reset with the episode after the
-    scene (policy, planner, ...); ``observe`` (the policy's) sees every step's observation. Pass ``state`` to
-    read ``state.stage`` when an exception escapes."""
+    scene (policy, planner, ...); ``observe`` (the policy's) sees every step's observation (with ``needs``:
+    every observation a decision reads). Pass ``state`` to read ``state.stage`` when an exception escapes."""
+    schedule = needs if needs is not None and env_renders_on_demand(env) else None
     state = state if state is not None else RolloutState()
     t0 = time.perf_counter()
     seed_everything(episode.seed)
@@ -127,16 +135,23 @@ def rollout(
         state.stage = "policy"
         chunk, clipped = validate_chunk(decide(state.obs, state.steps), episode, out_of_range)
         state.decisions += 1
-        for action, was_clipped in zip(chunk, clipped, strict=True):
+        for index, (action, was_clipped) in enumerate(zip(chunk, clipped, strict=True)):
             for hook in hooks:
                 hook.before_step(state.obs, action)
             state.stage = "simulator"
             t_step = time.perf_counter()
-            state.obs, state.info = env.step(action)
+            if schedule is None:
+                consumed = True
+                state.obs, state.info = env.step(action)
+            else:
+                consumed = schedule.consumed(index, len(chunk))
+                cameras = schedule.cameras if consumed else ()
+                state.obs, state.info = env.step(action, cameras=cameras)  # type: ignore[call-arg]
             state.step_s += time.perf_counter() - t_step
             state.steps += 1
             state.clipped_steps += int(was_clipped)
-            if observe is not None:
+            state.rendered_steps += int(consumed and (schedule is None or bool(schedule.cameras)))
+            if observe is not None and consumed:
                 state.stage = "policy"
                 observe(state.obs)
             state.stage = "hooks"

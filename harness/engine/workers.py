@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any, Callable, Iterator, Protocol
 
 from harness.engine.episode import blank_record, run_episode
+from harness.engine.render import ObservationNeeds, declared_needs
 from harness.errors import HarnessError
 from harness.protocols import EpisodeSpec, PlannerOptions, TaskEnv
 from planners.goals import record_expert_goals
@@ -48,6 +49,7 @@ class RunContext:
     goal: str = "none"  # none | subgoals | final (expert demo frames; privileged)
     first_episode: int = 0  # episode number of the batch's first episode (videos go to the first ``videos``)
     episode_timeout_s: float | None = None  # wall-clock limit per episode (ignored with workers == 0)
+    render_on_demand: bool = True  # cameras render only for observations something reads (harness.engine.render)
 
 
 class EpisodeRunner:
@@ -76,6 +78,14 @@ class EpisodeRunner:
             or self.ctx.goal != "none"
             or self._video_path(episode) is not None
         )
+
+    def _observation_needs(self) -> ObservationNeeds | None:
+        """What the decisions read (policy and planner declarations, harness.engine.render); None: every camera
+        of every step (something undeclared, or ``render_on_demand`` off)."""
+        if not self.ctx.render_on_demand:
+            return None
+        policy, planner = declared_needs(self.policy), declared_needs(self.planner)
+        return policy.union(planner) if policy is not None and planner is not None else None
 
     def _env_for(self, episode: EpisodeSpec) -> TaskEnv:
         cameras = self._needs_cameras(episode)
@@ -123,6 +133,7 @@ class EpisodeRunner:
             video_fps=int(episode.task.get("video_fps", "20") or 20),
             world_model=self.world_model,
             goals=goals,
+            needs=self._observation_needs(),
         )
 
     def _video_path(self, episode: EpisodeSpec) -> Path | None:

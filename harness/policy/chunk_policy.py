@@ -25,8 +25,9 @@ from torch import nn
 
 from harness.data.dataset import DemoChunkDataset, NormStats, split_episodes
 from harness.data.feature_cache import cached_features
-from harness.data.features import live_features
+from harness.data.features import IMAGE_KEYS_FROM_ENV, live_features
 from harness.data.hdf5_io import open_demo_file
+from harness.engine.render import ObservationNeeds
 from harness.errors import HarnessError
 from harness.nn.checkpoint import load_checkpoint, load_state_into
 from harness.nn.text import TextEncoder
@@ -146,6 +147,10 @@ class ChunkPolicyRuntime:
         self._history: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=cfg.obs_horizon)
         self._rng = np.random.default_rng(0)
         self._instruction = ""
+        # what a decision reads: the last obs_horizon observations, of their images only the trained cameras
+        self.observation_needs = ObservationNeeds(
+            history=cfg.obs_horizon, cameras=tuple(IMAGE_KEYS_FROM_ENV.get(k, k) for k in cfg.image_keys)
+        )
 
     def reset(self, episode: EpisodeSpec) -> None:
         self._history.clear()

@@ -17,6 +17,7 @@ import numpy as np
 
 from harness.protocols import TaskSpec
 from tasks.libero.articulation import articulated_parts, articulation_states
+from tasks.libero.cameras import CAMERA_OBSERVABLES, CameraSwitch
 
 SETTLE_STEPS = 10
 SETTLE_ACTION = np.array([0, 0, 0, 0, 0, 0, -1], dtype=np.float64)
@@ -42,6 +43,8 @@ class LiberoTaskEnv:
         self.spec = spec
         self._init_states = load_init_states(spec)
         self.cameras = cameras
+        self.renders_on_demand = cameras  # step(action, cameras=...) renders only the cameras asked for
+        self._camera_switch = CameraSwitch(camera_size)
         env_cls = OffScreenRenderEnv if cameras else ControlEnv
         extra = {} if cameras else {"has_offscreen_renderer": False, "use_camera_obs": False}
         self._env = env_cls(
@@ -76,22 +79,32 @@ class LiberoTaskEnv:
                 )
             self._env.seed(init_index)
             self._env.reset()
-            raw = self._env.set_init_state(self._init_states[init_index])
+            state = self._init_states[init_index]
         elif split == TRAIN:
             self._env.seed(TRAIN_SEED_BASE + int(init_index))
             self._env.reset()  # samples the placements (LIBERO's wrapper returns no observation)
-            raw = self._env.set_init_state(self._env.get_sim_state())  # as the eval path: state -> obs
+            state = self._env.get_sim_state()  # then as the eval path: state -> obs
         else:
             raise HarnessError(f"unknown scene split {split!r}")
+        if self.cameras:
+            self._camera_switch.after_reset(self._env.env)  # the reset re-created the camera sensors
+        self._camera_switch.select(())
+        self._env.set_init_state(state)
         self._object_geoms = self._geoms_by_object()
         self._fixture_geoms = self._geoms_by_object(fixtures=True)
         self._articulations = self._articulated_parts()
-        for _ in range(SETTLE_STEPS):
+        for i in range(SETTLE_STEPS):  # only the last settle step's images are returned: only it renders
+            self._camera_switch.select(None if i == SETTLE_STEPS - 1 else ())
             raw, _, _, _ = self._env.step(SETTLE_ACTION)
         return self._obs(raw)
 
-    def step(self, action: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Apply a 7-D delta end-effector action in [-1, 1] (last entry: gripper, -1 open, +1 close)."""
+    def step(
+        self, action: np.ndarray, cameras: tuple[str, ...] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Apply a 7-D delta end-effector action in [-1, 1] (last entry: gripper, -1 open, +1 close).
+        ``cameras``: the observation's images to render (keys as ``agentview_rgb``; None: all); the others
+        are absent from the observation. Physics and success do not depend on it."""
+        self._camera_switch.select(cameras)
         raw, _, done, _ = self._env.step(np.asarray(action, dtype=np.float64))
         return self._obs(raw), {"success": bool(done)}
 
@@ -119,7 +132,8 @@ class LiberoTaskEnv:
         return np.asarray(self._env.get_sim_state(), dtype=np.float64)
 
     def obs_from_state(self, state: np.ndarray) -> dict[str, Any]:
-        """Set the simulator to ``state`` and return its observation (renders on a camera env)."""
+        """Set the simulator to ``state`` and return its observation (renders every camera on a camera env)."""
+        self._camera_switch.select(None)
         return self._obs(self._env.set_init_state(state))
 
     def goal_progress(self) -> list[bool]:
@@ -136,9 +150,7 @@ class LiberoTaskEnv:
     def _obs(self, raw: dict[str, np.ndarray]) -> dict[str, Any]:
         proprio = np.concatenate([raw["robot0_eef_pos"], raw["robot0_eef_quat"], raw["robot0_gripper_qpos"]])
         images = (
-            {"agentview_rgb": raw["agentview_image"], "wrist_rgb": raw["robot0_eye_in_hand_image"]}
-            if self.cameras
-            else {}
+            {key: raw[CAMERA_OBSERVABLES[key]] for key in self._camera_switch.rendering} if self.cameras else {}
         )
         return {
             **images,

@@ -113,8 +113,22 @@ class SimplerBridgeEnv:
             u.xyz_configs, u.quat_configs = saved
         return obs
 
-    def step(self, action: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
-        obs, _, _, _, info = self._env.step(np.asarray(action, dtype=np.float32)[None])
+    renders_on_demand = True  # step(action, cameras=()) skips the camera (ManiSkill renders after the physics)
+
+    def step(
+        self, action: np.ndarray, cameras: tuple[str, ...] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """One 5 Hz control step. ``cameras`` without ``agentview_rgb`` (None: render it): the observation has no
+        image. ManiSkill renders inside ``get_obs`` after all physics substeps, so an image rendered on demand
+        is the one every step would render (tested byte for byte)."""
+        u = self.unwrapped
+        render = cameras is None or "agentview_rgb" in cameras
+        mode = u._obs_mode
+        u._obs_mode = mode if render else "state_dict"  # get_obs then skips the sensors; physics is unchanged
+        try:
+            obs, _, _, _, info = self._env.step(np.asarray(action, dtype=np.float32)[None])
+        finally:
+            u._obs_mode = mode
         moved = float(np.linalg.norm((self._source_pos() - self._src_start)[:2])) > MOVED_THRESHOLD_M
         return self._obs(obs), {
             "success": _flag(info["success"]),
@@ -145,8 +159,10 @@ class SimplerBridgeEnv:
         ee = u.agent.controller.controllers["arm"].ee_pose_at_base
         qpos = np.asarray(obs["agent"]["qpos"].cpu())[0]
         proprio = np.concatenate([np.asarray(ee.p.cpu())[0], np.asarray(ee.q.cpu())[0], qpos[-2:]])
+        rendered = "sensor_data" in obs  # absent on steps that skip the camera
+        images = {"agentview_rgb": np.asarray(obs["sensor_data"][CAMERA]["rgb"].cpu())[0]} if rendered else {}
         return {
-            "agentview_rgb": np.asarray(obs["sensor_data"][CAMERA]["rgb"].cpu())[0],
+            **images,
             "proprio": proprio.astype(np.float32),  # ee xyz + quat wxyz (base frame), 2 finger joints
             "joint_pos": qpos.astype(np.float32),
             "instruction": self.spec.instruction,

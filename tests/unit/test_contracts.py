@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.engine.render import ObservationNeeds
+
 from harness.errors import HarnessError
 from harness.registry import PLANNERS, SUITES, WORLD_MODELS, Registry, discover
 
@@ -38,6 +40,8 @@ def test_planner_declares_options_and_needs(name):
     planner = cls()
     steps = planner.executed_steps()
     assert steps is None or steps >= 1
+    if cls.__module__.startswith("planners."):  # built-ins declare what they read (plugins may leave it out)
+        assert isinstance(cls.observation_needs, ObservationNeeds)
 
 
 @pytest.mark.parametrize("name", [n for n in WORLD_MODELS.names() if n != "mean_colour"])

@@ -87,3 +87,43 @@ def test_goal_frames_every_p_steps_until_a_multiple_of_p_after_success():
     recorder = GoalFrameRecorder(every=4)
     state = rollout(env, episode, lambda obs, steps: greedy.act(obs), (greedy,), 200, False, hooks=(recorder,))
     assert recorder.success and state.steps % 4 == 0 and len(recorder.frames) == state.steps // 4
+
+
+class OnDemandToyEnv:
+    """toy_reach whose observations carry an image only on steps where one is asked for."""
+
+    renders_on_demand = True
+
+    def __init__(self, env):  # noqa: ANN001
+        self.env, self.spec, self.asked = env, env.spec, []
+
+    def reset(self, *args):  # noqa: ANN002
+        return self.env.reset(*args)
+
+    def step(self, action, cameras=None):  # noqa: ANN001
+        obs, info = self.env.step(action)
+        self.asked.append(cameras)
+        return ({k: v for k, v in obs.items() if k != "agentview_rgb" or cameras}, info)
+
+
+def test_on_demand_rendering_asks_for_images_only_where_a_decision_reads_them():
+    from harness.engine.render import ObservationNeeds, declared_needs
+
+    toy, episode = _setup()
+    env, seen = OnDemandToyEnv(toy), []
+    chunks = iter([5, 1, 3])  # chunk lengths: the history of the 2nd decision spans two chunks
+    decide = lambda obs, steps: np.zeros((next(chunks, 4), 2), np.float32)  # noqa: E731
+    needs = ObservationNeeds(history=2, cameras=("agentview_rgb",))
+    state = rollout(env, episode, decide, (), 13, True, observe=seen.append, needs=needs)
+    cams = ("agentview_rgb",)
+    # chunks 5 | 1 | 3 | 4: the last two steps of each chunk render (the 1-step chunk: its only step)
+    assert env.asked == [(), (), (), cams, cams, cams, (), cams, cams, (), (), cams, cams]
+    assert len(seen) == 7 and all("agentview_rgb" in o for o in seen) and state.rendered_steps == 7
+    assert needs.union(ObservationNeeds(1, ("wrist_rgb",))) == ObservationNeeds(2, ("agentview_rgb", "wrist_rgb"))
+    assert declared_needs(POLICIES.build("expert")) == ObservationNeeds(0, ())  # reads no camera
+    assert declared_needs(object()) is None  # undeclared: every camera, every step
+    # an env that cannot render on demand renders every step and the policy observes every step
+    seen.clear()
+    state = rollout(toy, episode, lambda obs, steps: np.zeros((4, 2), np.float32), (), 8, True, observe=seen.append,
+                    needs=needs)  # fmt: skip
+    assert len(seen) == 8 and state.rendered_steps == 8
