@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from harness.errors import HarnessError
 from planners.goals import GOAL_MODES
-from harness.protocols import PlannerOptions
+from harness.protocols import PlannerOptions, PolicyOptions
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,26 @@ class EvalConfig:
     first_episode: int = field(default=0, metadata={"help": "number of the first episode (a later batch of new ones)"})
     policy: str | None = field(default=None, metadata={"help": "policy name (default: the suite's default)"})
     checkpoint: str | None = field(default=None, metadata={"help": "policy checkpoint dir / file"})
+    policy_url: str | None = field(
+        default=None, metadata={"help": "--policy remote: the policy server, ws://HOST:PORT"}
+    )
+    policy_adapter: str | None = field(
+        default=None,
+        metadata={"help": "--policy remote: observation format sent, harness | openpi_libero (default harness)"},
+    )
+    policy_timeout: float | None = field(
+        default=None, metadata={"help": "--policy remote: seconds to wait for each reply (default 120)"}
+    )
+    policy_connect_timeout: float | None = field(
+        default=None, metadata={"help": "--policy remote: seconds to connect to the server (default 10)"}
+    )
+    policy_execute_steps: int | None = field(
+        default=None,
+        metadata={
+            "help": "--policy remote: env steps executed per chunk (default: the server's metadata, else the "
+            "adapter's, else the whole chunk)"
+        },
+    )
     planner: str = field(default="direct", metadata={"help": "planner name"})
     world_model: str | None = field(default=None, metadata={"help": "world model for planners that use one"})
     wm_checkpoint: str | None = field(default=None, metadata={"help": "world-model checkpoint dir"})
@@ -105,6 +125,10 @@ class EvalConfig:
 
     def planner_options(self) -> PlannerOptions:
         return PlannerOptions(self.n_samples, self.top_k, self.subgoal_every)
+
+    def policy_options(self) -> PolicyOptions:
+        names = {f.name for f in dataclasses.fields(PolicyOptions)}
+        return PolicyOptions(**{k: v for k, v in self.to_dict().items() if k in names})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "EvalConfig":

@@ -20,13 +20,16 @@ from harness.engine.manifest import environment_info, git_info, package_versions
 from harness.engine.episodes import make_episodes
 from planners.setup import build_world_model, check_planner_setup, unused_options
 from harness.protocols import EpisodeSpec, TaskSpec
-from harness.registry import PLANNERS, POLICIES, SUITES
+from harness.policy.build import build_policy, close_policy, unused_policy_flags
+from harness.registry import PLANNERS, SUITES
 from harness.engine.scenes import check_no_training_scenes
 from harness.analysis.report import print_summary_table
 from harness.engine.results import RunStore, summarize
 from harness.engine.workers import RunContext, run_episodes
 
-RESUME_KEEPS = {"workers", "progress", "resume", "allow_train_scenes"}  # flags that may change on --resume
+# flags that may change on --resume: how the run is executed, and where its policy server is now
+TRANSPORT = {"policy_url", "policy_timeout", "policy_connect_timeout"}
+RESUME_KEEPS = {"workers", "progress", "resume", "allow_train_scenes"} | TRANSPORT
 
 
 def _progress(total: int, initial: int, enabled: bool):  # type: ignore[no-untyped-def]
@@ -54,6 +57,7 @@ class PreparedRun:
     scene_warnings: list[str]
     planner_options: dict[str, Any]  # the planner's resolved Options (defaults filled in)
     executed_steps: int | None  # p: env steps per decision (None: the policy's own)
+    policy_server: dict[str, Any] | None = None  # a remote policy's server: url and the metadata it sent
 
 
 def _resumed_config(cfg: EvalConfig, given: set[str]) -> tuple[EvalConfig, RunStore | None]:
@@ -67,6 +71,7 @@ def _resumed_config(cfg: EvalConfig, given: set[str]) -> tuple[EvalConfig, RunSt
         print(f"note: --resume uses the run's recorded config; ignoring {flags}", file=sys.stderr)
     recorded = store.manifest()["config"]
     keep = {"workers": cfg.workers, "progress": cfg.progress, "resume": cfg.resume}
+    keep.update({name: getattr(cfg, name) for name in TRANSPORT & given})  # e.g. a restarted policy server
     if cfg.allow_train_scenes:  # a run recorded before checkpoints named their scenes can still be finished
         keep["allow_train_scenes"] = True
     return EvalConfig.from_dict({**recorded, **keep}).validate(), store
@@ -79,14 +84,17 @@ def prepare(cfg: EvalConfig) -> PreparedRun:
     tasks = suite.select(cfg.tasks)
     policy_name, checkpoint = resolve_policy(suite, cfg.policy, cfg.checkpoint)
     planner_cls = PLANNERS.get(cfg.planner)
-    unused = unused_options(planner_cls, cfg.planner_options())
-    if unused:
-        flags = ", ".join("--" + u.replace("_", "-") for u in unused)
-        print(f"note: planner {cfg.planner} does not use {flags}", file=sys.stderr)
+    _note_unused(f"planner {cfg.planner}", unused_options(planner_cls, cfg.planner_options()))
+    _note_unused(f"policy {policy_name}", unused_policy_flags(policy_name, cfg.policy_options()))
     planner = planner_cls(options=cfg.planner_options())
-    policy = POLICIES.build(policy_name, checkpoint=checkpoint)  # fails fast on a bad checkpoint
-    world_model = build_world_model(cfg.world_model, cfg.wm_checkpoint, suite) if cfg.world_model else None
-    check_planner_setup(planner, policy, world_model, cfg.goal, bool(getattr(suite, "expert", None)), cfg.planner)
+    # fails fast on a bad checkpoint or an unreachable policy server
+    policy = build_policy(policy_name, checkpoint, cfg.policy_options())
+    server = getattr(policy, "server_info", None)
+    try:
+        world_model = build_world_model(cfg.world_model, cfg.wm_checkpoint, suite) if cfg.world_model else None
+        check_planner_setup(planner, policy, world_model, cfg.goal, bool(getattr(suite, "expert", None)), cfg.planner)
+    finally:
+        close_policy(policy)  # workers build their own
     episodes = make_episodes(tasks, cfg.episodes_per_task, cfg.seed, cfg.first_episode)
     scene_warnings = check_no_training_scenes(
         [e.scene for e in episodes],
@@ -98,7 +106,13 @@ def prepare(cfg: EvalConfig) -> PreparedRun:
     workers = cfg.workers if cfg.workers is not None else suite.default_workers
     cfg = EvalConfig.from_dict({**cfg.to_dict(), "policy": policy_name, "checkpoint": checkpoint, "workers": workers})
     options = dataclasses.asdict(planner.options)
-    return PreparedRun(cfg, suite, tasks, episodes, scene_warnings, options, planner.executed_steps())
+    return PreparedRun(cfg, suite, tasks, episodes, scene_warnings, options, planner.executed_steps(), server)
+
+
+def _note_unused(component: str, unused: list[str]) -> None:
+    if unused:
+        flags = ", ".join("--" + u.replace("_", "-") for u in unused)
+        print(f"note: {component} does not use {flags}", file=sys.stderr)
 
 
 def _manifest(run: PreparedRun, argv: list[str]) -> dict[str, Any]:
@@ -127,6 +141,7 @@ def _manifest(run: PreparedRun, argv: list[str]) -> dict[str, Any]:
         "scenes": {"split": "eval", "rule": "episode i of a task runs on evaluation scene i"},
         "scene_warnings": run.scene_warnings,
         "planner_options": run.planner_options,
+        "policy_server": run.policy_server,
         "asset_notes": suite.asset_notes(),
         "privileged": (
             [f"goal images ({cfg.goal}) come from the scripted expert's demonstration from the same init state"]
@@ -168,6 +183,7 @@ def evaluate(cfg: EvalConfig, given: set[str], argv: list[str], prepared: Prepar
         video_dir=str(store.videos_dir) if cfg.videos else None,
         threads_per_worker=max(1, (os.cpu_count() or 1) // cfg.workers) if cfg.workers > 1 else 0,
         planner_options=cfg.planner_options(),
+        policy_options=cfg.policy_options(),
         world_model=cfg.world_model,
         wm_checkpoint=cfg.wm_checkpoint,
         goal=cfg.goal,

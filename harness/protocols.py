@@ -126,6 +126,18 @@ class PlannerOptions:
     subgoal_every: int | None = None  # p: env steps executed per decision = spacing of subgoal images
 
 
+@dataclass(frozen=True)
+class PolicyOptions:
+    """Policy flags as given on the command line (None: the policy's own default). Only a policy that declares
+    an ``Options`` dataclass gets them, and reads the fields it declares (see harness.policy.build)."""
+
+    policy_url: str | None = None  # policy server (``remote``): ws://HOST:PORT
+    policy_adapter: str | None = None  # observation format sent to the server
+    policy_timeout: float | None = None  # seconds to wait for each reply
+    policy_connect_timeout: float | None = None  # seconds to connect and receive the server's metadata
+    policy_execute_steps: int | None = None  # env steps executed per predicted chunk
+
+
 @runtime_checkable
 class WorldModel(Protocol):
     """Latent dynamics model used by planners."""

@@ -20,8 +20,9 @@ from harness.errors import HarnessError
 from harness.protocols import PlannerOptions
 
 
-def resolve_options(options_cls: type, given: PlannerOptions | None) -> Any:
-    """The planner's own Options from the flags that were given (None fields keep the planner's default)."""
+def resolve_options(options_cls: type, given: Any | None) -> Any:
+    """A component's own Options from the flags that were given (a PlannerOptions / PolicyOptions; None fields
+    keep the component's default)."""
     names = {f.name for f in dataclasses.fields(options_cls)}
     values = {k: v for k, v in dataclasses.asdict(given or PlannerOptions()).items() if k in names and v is not None}
     options = options_cls(**values)
@@ -29,9 +30,11 @@ def resolve_options(options_cls: type, given: PlannerOptions | None) -> Any:
     return options
 
 
-def unused_options(planner_cls: type, given: PlannerOptions) -> list[str]:
-    """Flags given explicitly that this planner does not use (the caller prints a note)."""
-    names = {f.name for f in dataclasses.fields(planner_cls.Options)}
+def unused_options(component: Any, given: Any) -> list[str]:
+    """Flags given explicitly that this planner (or policy factory) does not declare in its ``Options``
+    (the caller prints a note); a component without ``Options`` uses none."""
+    declared = getattr(component, "Options", None)
+    names = {f.name for f in dataclasses.fields(declared)} if declared is not None else set()
     return [k for k, v in dataclasses.asdict(given).items() if v is not None and k not in names]
 
 

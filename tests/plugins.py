@@ -132,7 +132,26 @@ class CrashingPolicy(GreedyPolicy):
         return super().act(obs)
 
 
+class HistoryPolicy(GreedyPolicy):
+    """Greedy 3-step chunks damped by the last observed motion: its actions depend on every ``observe`` call
+    (as a chunk policy's observation history does), so tests see whether observations reach it."""
+
+    def reset(self, episode: EpisodeSpec) -> None:
+        super().reset(episode)
+        self.seen: list[np.ndarray] = []
+
+    def observe(self, obs: Obs) -> None:
+        self.seen.append(np.array(obs["proprio"][:2]))
+
+    def act(self, obs: Obs) -> np.ndarray:
+        step = super().act(obs)[0]
+        if len(self.seen) >= 2:
+            step = step - 0.5 * (self.seen[-1] - self.seen[-2]) * (1 + len(self.seen) % 3)
+        return np.repeat(step[None], 3, axis=0).astype(np.float32)
+
+
 POLICIES.register("greedy")(lambda checkpoint=None: GreedyPolicy())
+POLICIES.register("greedy_history")(lambda checkpoint=None: HistoryPolicy())
 @PLANNERS.register("mean_every3")
 class MeanEvery3(VlaMean):
     """vla_mean with another default p (a planner that would decide at other times)."""

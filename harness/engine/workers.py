@@ -24,7 +24,8 @@ from typing import Any, Callable, Iterator, Protocol
 from harness.engine.episode import blank_record, run_episode
 from harness.engine.render import ObservationNeeds, declared_needs
 from harness.errors import HarnessError
-from harness.protocols import EpisodeSpec, PlannerOptions, TaskEnv
+from harness.policy.build import build_policy, close_policy
+from harness.protocols import EpisodeSpec, PlannerOptions, PolicyOptions, TaskEnv
 from planners.goals import record_expert_goals
 from planners.setup import build_world_model
 from harness.registry import PLANNERS, POLICIES, SUITES
@@ -44,6 +45,7 @@ class RunContext:
     video_dir: str | None
     threads_per_worker: int = 0  # 0: leave the library defaults
     planner_options: PlannerOptions = PlannerOptions()
+    policy_options: PolicyOptions = PolicyOptions()  # --policy-* flags (remote policy server)
     world_model: str | None = None
     wm_checkpoint: str | None = None
     goal: str = "none"  # none | subgoals | final (expert demo frames; privileged)
@@ -58,7 +60,7 @@ class EpisodeRunner:
     def __init__(self, ctx: RunContext):
         self.ctx = ctx
         self.suite = SUITES.build(ctx.suite)
-        self.policy = POLICIES.build(ctx.policy, checkpoint=ctx.checkpoint)
+        self.policy = build_policy(ctx.policy, ctx.checkpoint, ctx.policy_options)
         self.planner = PLANNERS.build(ctx.planner, options=ctx.planner_options)
         self.world_model = (
             build_world_model(ctx.world_model, ctx.wm_checkpoint, self.suite) if ctx.world_model else None
@@ -91,7 +93,7 @@ class EpisodeRunner:
         cameras = self._needs_cameras(episode)
         key = (episode.task.task_id, cameras)
         if self._env_task != key:
-            self.close()
+            self.close_env()
             self._env = (
                 self.suite.make_env(episode.task)
                 if cameras
@@ -143,6 +145,10 @@ class EpisodeRunner:
         return Path(self.ctx.video_dir) / f"task{episode.task.task_id:02d}_ep{episode.episode:03d}.mp4"
 
     def close(self) -> None:
+        close_policy(self.policy)
+        self.close_env()
+
+    def close_env(self) -> None:
         if self._env is not None:
             try:
                 self._env.close()

@@ -11,6 +11,8 @@ FAULTY = {"faulty_nan", "faulty_shape", "faulty_range", "faulty_raise", "crashin
 SIM_ONLY = {"expert"}  # needs privileged simulator state: covered by tests/integration/test_expert_*.py
 # trained policies need a checkpoint: tests/unit/test_trained_policies.py trains a tiny one per registered policy
 TRAINED = {k.split("/", 1)[1] for k in TRAINABLES.names() if k.startswith("policy/")}
+# policies that declare ``needs_server`` run against a server: tests/integration/test_remote_policy.py
+SERVED = {n for n in POLICIES.names() if getattr(POLICIES.get(n), "needs_server", False)}
 
 
 @pytest.fixture
@@ -20,7 +22,7 @@ def replay_file(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("name", [n for n in POLICIES.names() if n not in FAULTY | SIM_ONLY | TRAINED])
+@pytest.mark.parametrize("name", [n for n in POLICIES.names() if n not in FAULTY | SIM_ONLY | TRAINED | SERVED])
 def test_policy_contract(name, replay_file):
     task = SUITES.build("toy_reach").tasks()[0]
     episode = make_episodes([task], 1, 3)[0]
