@@ -27,7 +27,9 @@ CAMERA_SIZE = 128
 class LiberoTaskEnv:
     """One LIBERO task built from its BDDL file (see module docstring for the protocol)."""
 
-    def __init__(self, spec: TaskSpec, camera_size: int = CAMERA_SIZE, cameras: bool = True):
+    def __init__(
+        self, spec: TaskSpec, camera_size: int = CAMERA_SIZE, cameras: bool = True, reuse_scene: bool = False
+    ):
         """``cameras=False`` builds a render-free env (~10x faster steps) for state-only data generation;
         its observations have no images until ``obs_from_state`` is called on a rendering env."""
         from harness.errors import HarnessError
@@ -44,6 +46,8 @@ class LiberoTaskEnv:
         self._init_states = load_init_states(spec)
         self.cameras = cameras
         self.renders_on_demand = cameras  # step(action, cameras=...) renders only the cameras asked for
+        self.reuse_scene = reuse_scene
+        self._built = False
         self._camera_switch = CameraSwitch(camera_size)
         env_cls = OffScreenRenderEnv if cameras else ControlEnv
         extra = {} if cameras else {"has_offscreen_renderer": False, "use_camera_obs": False}
@@ -51,7 +55,7 @@ class LiberoTaskEnv:
             bddl_file_name=bddl,
             camera_heights=camera_size,
             camera_widths=camera_size,
-            hard_reset=True,  # measured: soft reset is faster but does not reproduce episodes
+            hard_reset=True,  # the first reset builds the scene; with reuse_scene later ones reuse it
             horizon=spec.max_steps + SETTLE_STEPS + 10,
             ignore_done=True,
             **extra,
@@ -78,11 +82,11 @@ class LiberoTaskEnv:
                     f"{self.spec.name}: evaluation scene {init_index} does not exist (0..{len(self._init_states) - 1})"
                 )
             self._env.seed(init_index)
-            self._env.reset()
+            self._reset_scene()
             state = self._init_states[init_index]
         elif split == TRAIN:
             self._env.seed(TRAIN_SEED_BASE + int(init_index))
-            self._env.reset()  # samples the placements (LIBERO's wrapper returns no observation)
+            self._reset_scene()  # samples the placements (LIBERO's wrapper returns no observation)
             state = self._env.get_sim_state()  # then as the eval path: state -> obs
         else:
             raise HarnessError(f"unknown scene split {split!r}")
@@ -97,6 +101,18 @@ class LiberoTaskEnv:
             self._camera_switch.select(None if i == SETTLE_STEPS - 1 else ())
             raw, _, _, _ = self._env.step(SETTLE_ACTION)
         return self._obs(raw)
+
+    def _reset_scene(self) -> None:
+        """Rebuild the scene (hard reset), or with ``reuse_scene`` after the first build reset it in place and
+        clear what robosuite's soft reset keeps from the last episode (see ``tasks.libero.scene_reuse``)."""
+        from tasks.libero.scene_reuse import soft_reset
+
+        self._camera_switch.select(None)  # a reused scene keeps its camera sensors: hand back the real ones
+        if self.reuse_scene and self._built:
+            soft_reset(self._env)
+        else:
+            self._env.reset()
+        self._built = True
 
     def step(
         self, action: np.ndarray, cameras: tuple[str, ...] | None = None
