@@ -1,4 +1,4 @@
-"""Evaluation config: one frozen dataclass, parsed from the CLI with the documented flag names."""
+"""Evaluation config: frozen dataclasses, parsed from the CLI with the documented flag names."""
 
 from __future__ import annotations
 
@@ -8,13 +8,52 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from harness.engine.ray_backend import RayOptions
 from harness.errors import HarnessError
 from planners.goals import GOAL_MODES
 from harness.protocols import PlannerOptions, PolicyOptions
 
+BACKENDS = ("local", "ray")
+# Flags that choose where and how fast episodes run, never what they compute: excluded from the run identity
+# (harness.analysis.comparability), free to change on --resume, ignored by the resume check of generate.
+EXECUTION_FIELDS = ("workers", "backend", "ray_address", "ray_gpus_per_worker")
+
 
 @dataclass(frozen=True)
-class EvalConfig:
+class BackendConfig:
+    """Where the workers run: local processes (default) or actors of a Ray cluster."""
+
+    backend: str = field(default="local", metadata={"help": "local: worker processes here; ray: Ray actors"})
+    ray_address: str | None = field(
+        default=None,
+        metadata={"help": "Ray cluster HOST:PORT for --backend ray (default: $RAY_ADDRESS, else a new local Ray)"},
+    )
+    ray_gpus_per_worker: float = field(
+        default=0.0, metadata={"help": "GPUs each Ray worker (actor) reserves for its policy (default: 0)"}
+    )
+
+    def validate_backend(self, workers: int | None) -> None:
+        if self.backend not in BACKENDS:
+            raise HarnessError(f"--backend must be local or ray, got {self.backend!r}")
+        if self.backend == "ray" and workers == 0:
+            raise HarnessError("--backend ray needs --workers >= 1 (the number of Ray actors)")
+        if self.backend != "ray" and (self.ray_address is not None or self.ray_gpus_per_worker):
+            raise HarnessError("--ray-address / --ray-gpus-per-worker need --backend ray")
+        if self.ray_gpus_per_worker < 0:
+            raise HarnessError(f"--ray-gpus-per-worker must be >= 0, got {self.ray_gpus_per_worker}")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "BackendConfig":
+        """The backend flags of a parser that has them (``add_flags(parser, BackendConfig)``)."""
+        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+    def ray_options(self) -> RayOptions | None:
+        """None for local workers."""
+        return RayOptions(self.ray_address, self.ray_gpus_per_worker) if self.backend == "ray" else None
+
+
+@dataclass(frozen=True)
+class EvalConfig(BackendConfig):
     """Everything that determines an evaluation run (written resolved into manifest.json)."""
 
     suite: str = field(default="libero_long", metadata={"help": "suite name (python -m harness.suites)"})
@@ -99,6 +138,7 @@ class EvalConfig:
         if self.videos < 0:
             raise HarnessError(f"--videos must be >= 0, got {self.videos}")
         self._validate_timeout()
+        self.validate_backend(self.workers)
         for name in ("n_samples", "top_k", "subgoal_every"):  # the planner checks how they fit together
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -164,6 +204,12 @@ def _arg_type(f: dataclasses.Field) -> Any:
 def parser_for(cls: type, prog: str, description: str, skip: frozenset[str] = frozenset()) -> OneLineParser:
     """An argparse parser with one ``--kebab-name`` flag per dataclass field (except those in ``skip``)."""
     parser = OneLineParser(prog=prog, description=description)
+    add_flags(parser, cls, skip)
+    return parser
+
+
+def add_flags(parser: argparse.ArgumentParser, cls: type, skip: frozenset[str] = frozenset()) -> None:
+    """One ``--kebab-name`` flag per field of the dataclass ``cls`` (except those in ``skip``)."""
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
@@ -174,7 +220,6 @@ def parser_for(cls: type, prog: str, description: str, skip: frozenset[str] = fr
         else:
             shown = "" if f.default is None or "default" in help_text else f" (default: {f.default})"
             parser.add_argument(flag, type=_arg_type(f), default=f.default, help=help_text + shown)
-    return parser
 
 
 def parse_eval_args(argv: Sequence[str] | None = None) -> tuple[EvalConfig, set[str]]:

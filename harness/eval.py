@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.analysis.comparability import identity_from_manifest
-from harness.config import EvalConfig, parse_eval_args
+from harness.config import EXECUTION_FIELDS, EvalConfig, parse_eval_args
 from harness.defaults import resolve_policy
 from harness.errors import cli_entry
 from harness.engine.manifest import environment_info, git_info, package_versions
@@ -25,11 +25,12 @@ from harness.registry import PLANNERS, SUITES
 from harness.engine.scenes import check_no_training_scenes
 from harness.analysis.report import print_summary_table
 from harness.engine.results import RunStore, summarize
+from harness.engine.ray_backend import connect
 from harness.engine.workers import RunContext, run_episodes
 
 # flags that may change on --resume: how the run is executed, and where its policy server is now
 TRANSPORT = {"policy_url", "policy_timeout", "policy_connect_timeout"}
-RESUME_KEEPS = {"workers", "progress", "resume", "allow_train_scenes"} | TRANSPORT
+RESUME_KEEPS = {*EXECUTION_FIELDS, "progress", "resume", "allow_train_scenes"} | TRANSPORT
 
 
 def _progress(total: int, initial: int, enabled: bool):  # type: ignore[no-untyped-def]
@@ -61,7 +62,7 @@ class PreparedRun:
 
 
 def _resumed_config(cfg: EvalConfig, given: set[str]) -> tuple[EvalConfig, RunStore | None]:
-    """With --resume: the run's recorded config (workers / progress from the command line) and its store."""
+    """With --resume: the run's recorded config (workers, backend, progress from the command line) and its store."""
     if not cfg.resume:
         return cfg, None
     store = RunStore.open(Path(cfg.resume))
@@ -70,7 +71,7 @@ def _resumed_config(cfg: EvalConfig, given: set[str]) -> tuple[EvalConfig, RunSt
         flags = ", ".join("--" + i.replace("_", "-") for i in ignored)
         print(f"note: --resume uses the run's recorded config; ignoring {flags}", file=sys.stderr)
     recorded = store.manifest()["config"]
-    keep = {"workers": cfg.workers, "progress": cfg.progress, "resume": cfg.resume}
+    keep = {**{f: getattr(cfg, f) for f in EXECUTION_FIELDS}, "progress": cfg.progress, "resume": cfg.resume}
     keep.update({name: getattr(cfg, name) for name in TRANSPORT & given})  # e.g. a restarted policy server
     if cfg.allow_train_scenes:  # a run recorded before checkpoints named their scenes can still be finished
         keep["allow_train_scenes"] = True
@@ -80,6 +81,7 @@ def _resumed_config(cfg: EvalConfig, given: set[str]) -> tuple[EvalConfig, RunSt
 def prepare(cfg: EvalConfig) -> PreparedRun:
     """Every check a run needs, before anything is written: names, checkpoints, planner vs policy / world
     model / goals, episode counts, and held-out scenes. Raises HarnessError (one line)."""
+    connect(cfg.ray_options())  # --backend ray: Ray installed and the cluster reachable
     suite = SUITES.build(cfg.suite)
     tasks = suite.select(cfg.tasks)
     policy_name, checkpoint = resolve_policy(suite, cfg.policy, cfg.checkpoint)
@@ -168,7 +170,9 @@ def evaluate(cfg: EvalConfig, given: set[str], argv: list[str], prepared: Prepar
         )
     else:
         resumes = store.manifest().get("resumes", [])
-        store.update_manifest(resumes=resumes + [{"git": git_info(), "workers": cfg.workers}])
+        store.update_manifest(
+            resumes=resumes + [{"git": git_info(), "workers": cfg.workers, "backend": cfg.backend}]
+        )
 
     done = {r["key"] for r in store.episodes(repair=True)}
     todo = [e for e in episodes if e.key not in done]
@@ -192,14 +196,15 @@ def evaluate(cfg: EvalConfig, given: set[str], argv: list[str], prepared: Prepar
     )
     print(
         f"run: {store.run_dir}  suite={suite.name} tasks={len(tasks)} episodes={len(episodes)} "
-        f"(to run: {len(todo)}) policy={policy_name} planner={cfg.planner} workers={cfg.workers}",
+        f"(to run: {len(todo)}) policy={policy_name} planner={cfg.planner} workers={cfg.workers}"
+        + (f" backend={cfg.backend}" if cfg.backend != "local" else ""),
         file=sys.stderr,
     )
     successes = sum(bool(r["success"]) for r in store.episodes())
     finished = len(done)
     bar = _progress(len(episodes), finished, cfg.progress)
     try:
-        for record in run_episodes(ctx, todo, cfg.workers):
+        for record in run_episodes(ctx, todo, cfg.workers, cfg.ray_options()):
             store.append(record)
             finished += 1
             successes += bool(record["success"])

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-command install: system packages for headless rendering + the Python project.
 # Installs into the active Python (use a venv if you want isolation).
-#   bash scripts/install.sh            # everything (LIBERO + SIMPLER, remote policies)
+#   bash scripts/install.sh            # everything (LIBERO + SIMPLER, remote policies, Ray for --backend ray)
 #   SKIP_APT=1 bash scripts/install.sh # Python side only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,5 +35,5 @@ if [ "${SKIP_APT:-0}" != "1" ]; then install_apt; fi
 
 # CPU torch first (a local CPU wheel where present), so no dependency pulls a CUDA build.
 $PY -m pip install -q "torch==2.13.0"
-$PY -m pip install -q -e ".[sim,dev,remote]"
+$PY -m pip install -q -e ".[sim,dev,remote,ray]"  # ray: the optional --backend ray (its tests run in CI)
 echo "install: ok ($($PY -c 'import torch,mujoco,robosuite;print("torch",torch.__version__,"mujoco",mujoco.__version__,"robosuite",robosuite.__version__)'))"

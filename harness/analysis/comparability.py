@@ -1,8 +1,9 @@
 """Run identity: the resolved config that decides whether two runs measure the same thing.
 
 ``run_identity`` is stored in ``summary.json`` under ``"config"``. Only the fields below count; keys that
-appear later in the manifest's config (e.g. ``episode_timeout``, ``workers``, ``videos``) are ignored, so
-they never make two runs incomparable.
+appear later in the manifest's config (e.g. ``episode_timeout``, ``videos``, and where episodes ran:
+``workers``, ``backend``, ``ray_address``, ``ray_gpus_per_worker``, see ``harness.config.EXECUTION_FIELDS``)
+are ignored, so they never make two runs incomparable: a Ray run is the same experiment as a local one.
 
 - STRICT fields must match for a regression check (``harness.regress``) or a pooled comparison
   (``harness.compare --merge``): suite, headline, per-task name and max steps, policy, checkpoint content

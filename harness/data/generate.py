@@ -28,7 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from harness.engine.atomic_io import append_line_atomic, read_jsonl, write_json_atomic
-from harness.config import OneLineParser
+from harness.config import EXECUTION_FIELDS, BackendConfig, OneLineParser, add_flags
 from harness.data.collect import rollout, to_demo
 from harness.data.hdf5_io import DemoWriter, open_demo_file
 from harness.errors import HarnessError, cli_entry
@@ -37,7 +37,8 @@ from harness.engine.episodes import episode_seed
 from harness.protocols import EpisodeSpec, TaskSpec
 from harness.registry import POLICIES, SUITES
 from harness.engine.scenes import EVAL, SPLITS, TRAIN, scenes_of_file
-from harness.engine.workers import run_jobs
+from harness.engine.ray_backend import connect
+from harness.engine.workers import crash_message, run_jobs
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def _crashed(job: EpisodeSpec, code: int | None) -> dict[str, Any]:
         "scene_split": job.split,
         "seed": job.seed,
         "success": False,
-        "error": f"worker crashed (exit code {code})",
+        "error": crash_message(code),
         "demo": None,
     }
 
@@ -166,11 +167,13 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     p.add_argument("--noise", type=float, default=0.05, help="MimicGen action noise std (action units)")
     p.add_argument("--action-free", action="store_true", help="write clip_i groups (frames + instruction, no actions)")
     p.add_argument("--no-progress", action="store_true")
+    add_flags(p, BackendConfig)
     args = p.parse_args(argv)
     if args.episodes < 1 or args.workers < 0 or args.image_size < 16 or args.seed < 0 or args.first_scene < 0:
         raise HarnessError("--episodes must be >= 1, --workers >= 0, --image-size >= 16, --seed, --first-scene >= 0")
     if args.mimicgen and not args.sources:
         raise HarnessError("--mimicgen needs --sources FILE (source demos)")
+    BackendConfig.from_args(args).validate_backend(args.workers)
     if args.sources:
         open_demo_file(Path(args.sources))  # fail fast on a missing / foreign source file
     return args
@@ -181,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tqdm import tqdm
 
     args = parse_args(argv)
+    ray = BackendConfig.from_args(args).ray_options()
+    connect(ray)  # --backend ray: Ray installed and the cluster reachable, before anything is written
     suite = SUITES.build(args.suite)
     tasks = suite.select(args.tasks)
     if args.scenes == TRAIN and not suite.training_scenes:
@@ -199,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     except (OSError, json.JSONDecodeError) as exc:
         raise HarnessError(f"cannot read {manifest_path}: {exc}") from exc
-    config = {k: v for k, v in vars(args).items() if k not in ("workers", "no_progress")}
+    skip = {*EXECUTION_FIELDS, "no_progress"}  # how attempts run, not what they produce
+    config = {k: v for k, v in vars(args).items() if k not in skip}
     if previous and previous["config"] != config:
         raise HarnessError(f"{out} was generated with a different config; use another --out (or delete it)")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -274,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         buffered: dict[tuple[int, int], dict[str, Any]] = {}
         order = [(j.task.task_id, j.episode) for j in jobs]
         cursor = 0
-        for result in run_jobs(partial(GenerationRunner, ctx), jobs, args.workers, _crashed):
+        for result in run_jobs(partial(GenerationRunner, ctx), jobs, args.workers, _crashed, ray=ray):
             buffered[(result["task_id"], result["attempt"])] = result
             while cursor < len(order) and order[cursor] in buffered:  # write in attempt order
                 r = buffered.pop(order[cursor])

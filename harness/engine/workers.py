@@ -5,7 +5,8 @@ depend on the number of workers or on which worker ran which episode. A worker t
 mid-episode (segfault, OOM kill) has that episode recorded as an error and is replaced; so has one
 that runs past its wall-clock limit (``timeout_s``: a hung simulator or renderer), after a SIGKILL.
 In-process runs (``workers == 0``) cannot enforce a limit: nothing can safely stop a hung call from
-inside its own process.
+inside its own process. With ``ray`` options the same jobs run on Ray actors instead of local processes
+(``harness.engine.ray_backend``), with the same callbacks.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Callable, Iterator, Protocol
 
 from harness.engine.episode import blank_record, run_episode
 from harness.engine.render import ObservationNeeds, declared_needs
+from harness.engine.ray_backend import RayOptions, run_ray
 from harness.errors import HarnessError
 from harness.policy.build import build_policy, close_policy
 from harness.protocols import EpisodeSpec, PlannerOptions, PolicyOptions, TaskEnv
@@ -249,13 +251,27 @@ class _Worker:
             self.kill()
 
 
-def run_episodes(ctx: RunContext, jobs: list[EpisodeSpec], workers: int) -> Iterator[dict[str, Any]]:
+def crash_message(code: int | None) -> str:
+    """How a job lost to a dead worker is described (``code`` None: a Ray actor, whose exit code is unknown)."""
+    return "worker crashed mid-episode" if code is None else f"worker crashed (exit code {code}) mid-episode"
+
+
+def run_episodes(
+    ctx: RunContext, jobs: list[EpisodeSpec], workers: int, ray: RayOptions | None = None
+) -> Iterator[dict[str, Any]]:
     """Yield one episode record per job (in completion order). ``workers == 0`` runs in this process
-    (and ignores ``ctx.episode_timeout_s``)."""
-    crashed = lambda job, code: blank_record(job, f"worker crashed (exit code {code}) mid-episode")  # noqa: E731
+    (and ignores ``ctx.episode_timeout_s``); ``ray`` runs the workers as actors of a Ray cluster."""
+    crashed = lambda job, code: blank_record(job, crash_message(code))  # noqa: E731
     timed_out = lambda job, seconds: blank_record(job, f"timeout after {seconds:g} s")  # noqa: E731
     return run_jobs(
-        partial(EpisodeRunner, ctx), jobs, workers, crashed, ctx.threads_per_worker, ctx.episode_timeout_s, timed_out
+        partial(EpisodeRunner, ctx),
+        jobs,
+        workers,
+        crashed,
+        ctx.threads_per_worker,
+        ctx.episode_timeout_s,
+        timed_out,
+        ray=ray,
     )
 
 
@@ -267,17 +283,24 @@ def run_jobs(
     threads: int = 0,
     timeout_s: float | None = None,
     on_timeout: Callable[[Any, float], dict[str, Any]] | None = None,
+    ray: RayOptions | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield one result per job (in completion order); a job whose worker died yields ``on_crash(job, exit code)``,
     and one still running ``timeout_s`` seconds after it was handed out yields ``on_timeout(job, timeout_s)`` (its
     worker is killed and replaced).
 
     ``make_runner`` must be picklable (a module-level class or function, or a partial of one).
-    ``workers == 0`` runs in this process, where ``timeout_s`` is not enforced.
+    ``workers == 0`` runs in this process, where ``timeout_s`` is not enforced. With ``ray``, the ``workers``
+    are Ray actors (``harness.engine.ray_backend.run_ray``: a job whose actor died is retried once, and
+    ``on_crash`` gets exit code None).
     """
     if timeout_s is not None and on_timeout is None:
         raise ValueError("run_jobs: timeout_s needs on_timeout")
-    if workers == 0:
+    if ray is not None:
+        if workers < 1:
+            raise ValueError("run_jobs: the Ray backend needs workers >= 1")
+        yield from run_ray(make_runner, jobs, workers, on_crash, threads, timeout_s, on_timeout, ray)
+    elif workers == 0:
         yield from _run_in_process(make_runner, jobs)
     else:
         yield from _run_pool(make_runner, jobs, workers, on_crash, threads, timeout_s, on_timeout)

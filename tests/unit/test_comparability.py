@@ -41,6 +41,8 @@ def test_identity_resolves_max_steps_and_ignores_unknown_keys():
     assert run_identity({**CONFIG, "max_steps": 10}, SUITE, TASKS)["tasks"]["2"]["max_steps"] == 10
     newer = run_identity({**CONFIG, "episode_timeout": 300, "workers": 4, "videos": 2}, SUITE, TASKS)
     assert newer == ident and identity_mismatches(ident, newer) == []
+    on_ray = {**CONFIG, "backend": "ray", "ray_address": "head:6379", "ray_gpus_per_worker": 0.5}
+    assert run_identity(on_ray, SUITE, TASKS) == ident  # a Ray run is the same experiment as a local one
 
 
 def test_checkpoint_hash_of_folder_and_file(tmp_path):
