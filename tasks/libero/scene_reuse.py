@@ -15,9 +15,10 @@ data, the controller and the gripper after both resets, then every ``sim.forward
 step's state and both camera images): bit-identical to a rebuild on libero_object task 0 and libero_goal task 0
 (a cabinet, whose placement LIBERO re-samples at every reset), 0.3-0.6 s instead of 3-4 s. On libero_10 task 8
 (two moka pots, a stove) the simulator states are identical but the images of 2 of 3 episodes are not: the
-fixture placement lives in the model, not in the state, and a rebuild likely consumes random draws before the
-placement that a reuse does not (not verified). So the rebuild stays the default; ``reuse_scene=True`` is an
-opt-in until every task is checked.
+stove's placement (``model.body_pos`` of ``flat_stove_1_main``, which lives in the model, not in the state) is
+7.9 mm away from the rebuild's in scene 2 (identical in scene 1). Why the same seeded sampler places it
+elsewhere on a reused model was not found. So the rebuild stays the default; ``reuse_scene=True`` is an opt-in
+until fixture placement matches on every task.
 """
 
 from __future__ import annotations
