@@ -53,7 +53,6 @@ class RunContext:
     goal: str = "none"  # none | subgoals | final (expert demo frames; privileged)
     first_episode: int = 0  # episode number of the batch's first episode (videos go to the first ``videos``)
     episode_timeout_s: float | None = None  # wall-clock limit per episode (ignored with workers == 0)
-    render_on_demand: bool = True  # cameras render only for observations something reads (harness.engine.render)
 
 
 class EpisodeRunner:
@@ -68,28 +67,26 @@ class EpisodeRunner:
             build_world_model(ctx.world_model, ctx.wm_checkpoint, self.suite) if ctx.world_model else None
         )
         self.expert = POLICIES.build("expert") if ctx.goal != "none" else None
+        # what the decisions read (harness.engine.render); None: every camera of every step
+        policy_needs, planner_needs = declared_needs(self.policy), declared_needs(self.planner)
+        self.policy_reads_cameras = policy_needs is None or bool(policy_needs.cameras)
+        self.needs: ObservationNeeds | None = (
+            policy_needs.union(planner_needs) if policy_needs is not None and planner_needs is not None else None
+        )
         self._env: TaskEnv | None = None
         self._env_task: tuple[int, bool] | None = None
 
     def _needs_cameras(self, episode: EpisodeSpec) -> bool:
-        """Whether anything reads this episode's images: a policy that declares ``consumes_images`` (default
-        True), a world model, goal images or a video. Suites with ``state_only_env`` otherwise run
-        render-free (same physics, no rendering: the scripted experts read only simulator state)."""
+        """Whether anything reads this episode's images: a policy that reads a camera (all but those declaring
+        ``consumes_images = False``), a world model, goal images or a video. Suites with ``state_only_env``
+        otherwise run render-free (same physics, no rendering: the scripted experts read only simulator state)."""
         return (
             not self.suite.state_only_env
-            or getattr(self.policy, "consumes_images", True)
+            or self.policy_reads_cameras
             or self.world_model is not None
             or self.ctx.goal != "none"
             or self._video_path(episode) is not None
         )
-
-    def _observation_needs(self) -> ObservationNeeds | None:
-        """What the decisions read (policy and planner declarations, harness.engine.render); None: every camera
-        of every step (something undeclared, or ``render_on_demand`` off)."""
-        if not self.ctx.render_on_demand:
-            return None
-        policy, planner = declared_needs(self.policy), declared_needs(self.planner)
-        return policy.union(planner) if policy is not None and planner is not None else None
 
     def _env_for(self, episode: EpisodeSpec) -> TaskEnv:
         cameras = self._needs_cameras(episode)
@@ -137,7 +134,7 @@ class EpisodeRunner:
             video_fps=int(episode.task.get("video_fps", "20") or 20),
             world_model=self.world_model,
             goals=goals,
-            needs=self._observation_needs(),
+            needs=self.needs,
         )
 
     def _video_path(self, episode: EpisodeSpec) -> Path | None:
