@@ -31,7 +31,7 @@ class FrameAEConfig:
     image_size: int = 64
     dim: int = 64  # token size
     widths: tuple[int, ...] = (32, 64, 64, 64)  # 4 stride-2 stages: 64 px -> 4 x 4 tokens
-    image_key: str = "agentview_rgb"
+    image_key: str = "agentview_rgb"  # camera(s) to train on: one key or several, comma-separated
     shift_pad: int = 4
     frame_stride: int = 1  # use every n-th frame of each demo
 
@@ -116,10 +116,20 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     return images.permute(0, 3, 1, 2).float().div_(255.0)
 
 
+def image_keys(cfg: FrameAEConfig) -> list[str]:
+    """The camera keys of ``cfg.image_key`` ("agentview_rgb" or "agentview_rgb,wrist_rgb")."""
+    keys = [k.strip() for k in cfg.image_key.split(",") if k.strip()]
+    if not keys:
+        raise HarnessError("frame_ae: image_key names no camera")
+    return keys
+
+
 def frame_ae_data(cfg: FrameAEConfig, paths: list[Path], seed: int, val_fraction: float) -> TrainData:
     """Frames split by demonstration (harness.data.splits), never by frame."""
     split = split_files(paths, val_fraction, seed)
-    frames, is_val = load_frames(paths, cfg.image_key, cfg.image_size, cfg.frame_stride, split)
+    per_key = [load_frames(paths, key, cfg.image_size, cfg.frame_stride, split) for key in image_keys(cfg)]
+    frames = np.concatenate([f for f, _ in per_key])
+    is_val = np.concatenate([v for _, v in per_key])
     n_val = int(is_val.sum())
     train, val = _Frames(frames[~is_val]), (_Frames(frames[is_val]) if n_val else None)
 

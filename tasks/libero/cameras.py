@@ -1,8 +1,10 @@
 """Render LIBERO's cameras only at the steps that need them, with the images the always-render path gives.
 
-robosuite samples every observable (cameras included) inside ``env.step``, at the first physics substep of
-the control step (the observable's sampling timer; measured: not at the end of the step). Rendering after
-the step would show a state 24 substeps later, so an on-demand image must come from the same place. We keep
+robosuite samples every observable (cameras included) inside ``env.step`` when the observable's sampling
+timer (0.002 s physics substeps summed against the 0.05 s control period, in floating point) comes due: in
+the 25-substep control step that is a substep before its end, not at the end (measured: the observed
+end-effector position is 96 % of the way through the step's motion). Rendering after the step would show a
+slightly later state, so an on-demand image must come from the same place. We keep
 robosuite's sampling untouched and swap only what a camera observable calls: its real sensor (renders) on
 steps whose observation is read, a placeholder (no rendering) otherwise. The image a read step carries is
 then produced by the same call, at the same substep, as on the always-render path.

@@ -15,6 +15,7 @@ from harness.data.dataset import DemoChunkDataset
 from harness.data.hdf5_io import DemoWriter, open_demo_file, read_demo
 from harness.data.normalize import NormStats, compute_stats, meanstd_normalizer, minmax_normalizer
 from harness.data.splits import split_episodes, split_files
+from harness.errors import HarnessError
 from tests.tiny_data import INSTRUCTIONS, tiny_demo
 from world_models.common import LatentWorldModel
 from world_models.frame_ae import FrameAEConfig, FrameAutoencoder, frame_ae_data
@@ -136,6 +137,23 @@ def test_policy_frame_ae_and_world_model_share_the_validation_demos(tmp_path):
     wm_train = {a.tobytes() for chunks in raw.train_actions.values() for a in chunks}
     assert wm_train == {k for k in by_actions if by_actions[k] not in val_keys}
     assert raw.val_demos == 4 and raw.embodiments == ["widowx", "panda"]
+
+
+def test_frame_ae_trains_on_every_named_camera_with_the_same_demo_split(tmp_path):
+    path = tmp_path / "two_views.hdf5"
+    writer = DemoWriter(path, INSTRUCTIONS[0], {"suite": "libero_object", "tasks": ["t0"], "generator": "test"})
+    for i in range(5):
+        writer.append(tiny_demo(6, i, views=("agentview_rgb", "eye_in_hand_rgb")))
+    one = frame_ae_data(FrameAEConfig(image_size=16, widths=(8, 8)), [path], 3, 0.4)
+    both = frame_ae_data(
+        FrameAEConfig(image_size=16, widths=(8, 8), image_key="agentview_rgb, eye_in_hand_rgb"), [path], 3, 0.4
+    )
+    assert len(both.train) == 2 * len(one.train) and len(both.val) == 2 * len(one.val)
+    wrist_val = both.val.frames[len(one.val) :]
+    val_names = [n for n in open_demo_file(path).names if split_files([path], 0.4, 3).is_val(path, n)]
+    assert np.array_equal(wrist_val, np.concatenate([read_demo(path, n).obs["eye_in_hand_rgb"] for n in val_names]))
+    with pytest.raises(HarnessError, match="names no camera"):
+        frame_ae_data(FrameAEConfig(image_size=16, widths=(8, 8), image_key=" , "), [path], 3, 0.4)
 
 
 def test_world_model_statistics_come_from_training_demos_only(tmp_path):
