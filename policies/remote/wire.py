@@ -1,11 +1,5 @@
-"""What travels over a policy-server connection: msgpack with NumPy arrays, and the harness's own fields.
-
-NumPy encoding (the wire format of openpi's ``openpi_client.msgpack_numpy``, read in
-``packages/openpi-client/src/openpi_client/msgpack_numpy.py``; this is our own implementation of it): an array
-is the map ``{b"__ndarray__": True, b"data": its bytes in C order, b"dtype": dtype.str, b"shape": [...]}``, a
-NumPy scalar ``{b"__npgeneric__": True, b"data": value.item(), b"dtype": dtype.str}``, the keys msgpack
-binaries. Object, void and complex dtypes are refused (nothing is ever pickled). Decoded arrays are writable
-copies (openpi returns read-only views of the message).
+"""What travels over a policy-server connection: msgpack with NumPy arrays (``harness.msgpack_numpy``, openpi's
+wire format), and the harness's own fields.
 
 Harness fields (``HARNESS_KEY`` in a request, sent only to servers whose metadata has ``harness_protocol``):
     {"reset": episode (``episode_to_wire``), "observed": [obs, ...], "sample": {"n": n, "rng": rng state}}
@@ -19,46 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from harness.msgpack_numpy import packb, unpackb  # noqa: F401  (re-exported: client and server use them)
 from harness.protocols import EpisodeSpec, TaskSpec
 
 HARNESS_KEY = "__harness__"
 HARNESS_PROTOCOL = 1
-_ARRAY, _SCALAR = b"__ndarray__", b"__npgeneric__"
-_DATA, _DTYPE, _SHAPE = b"data", b"dtype", b"shape"
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
-
-
-def _encode(obj: Any) -> Any:
-    """msgpack's hook for what it cannot pack itself."""
-    if isinstance(obj, (np.ndarray, np.generic)):
-        if obj.dtype.kind in "OVc":
-            raise TypeError(f"cannot send NumPy dtype {obj.dtype} (object, void and complex are refused)")
-        if isinstance(obj, np.ndarray):
-            return {_ARRAY: True, _DATA: obj.tobytes(), _DTYPE: obj.dtype.str, _SHAPE: list(obj.shape)}
-        return {_SCALAR: True, _DATA: obj.item(), _DTYPE: obj.dtype.str}
-    raise TypeError(f"cannot send a {type(obj).__name__}")
-
-
-def _decode(obj: dict) -> Any:
-    if _ARRAY in obj:
-        return np.frombuffer(obj[_DATA], dtype=np.dtype(obj[_DTYPE])).reshape(obj[_SHAPE]).copy()
-    if _SCALAR in obj:
-        return np.dtype(obj[_DTYPE]).type(obj[_DATA])
-    return obj
-
-
-def packb(obj: Any) -> bytes:
-    """msgpack bytes of ``obj`` (dicts, lists, str, numbers, NumPy arrays and scalars). Raises TypeError."""
-    import msgpack
-
-    return msgpack.packb(obj, default=_encode)
-
-
-def unpackb(data: bytes) -> Any:
-    """The object in ``data``. Raises ValueError (or msgpack's errors, all ValueError subclasses) on bad input."""
-    import msgpack
-
-    return msgpack.unpackb(data, object_hook=_decode)
 
 
 def episode_to_wire(episode: EpisodeSpec) -> dict[str, Any]:
