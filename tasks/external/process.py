@@ -55,7 +55,9 @@ class SimProcess:
         report_versions: tuple[str, ...] = (),
     ):
         if not env.python.exists():
-            raise HarnessError(f"{env.name}: its Python environment is missing ({env.python}); run: {env.install_command}")
+            raise HarnessError(
+                f"{env.name}: its Python environment is missing ({env.python}); run: {env.install_command}"
+            )
         self.env = env
         self._log = tempfile.NamedTemporaryFile(prefix=f"harness-{env.name}-", suffix=".log", delete=False)
         to_child_r, self._to_child = os.pipe()
@@ -77,7 +79,8 @@ class SimProcess:
         os.close(from_child_w)
         self.closed = False
         try:
-            write_message(self._to_child, {"factory": factory, "kwargs": kwargs, "report_versions": list(report_versions)})
+            build = {"factory": factory, "kwargs": kwargs, "report_versions": list(report_versions)}
+            write_message(self._to_child, build)
             hello = self._receive()
         except BaseException:
             self.close()

@@ -81,7 +81,8 @@ def build_kwargs(family: Family) -> dict[str, Any]:
     if family.kind == "coke_can":
         return {family.option: True}
     if family.kind in ("drawer", "apple"):
-        extra: dict[str, Any] = {"station_name": "mk_station_recolor", "light_mode": "simple", "disable_bad_material": True}
+        extra: dict[str, Any] = {"station_name": "mk_station_recolor", "light_mode": "simple"}
+        extra["disable_bad_material"] = True
         return {**extra, "model_ids": "baked_apple_v2"} if family.kind == "apple" else extra
     return {}
 

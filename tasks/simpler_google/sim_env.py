@@ -28,7 +28,8 @@ NVIDIA_ICDS = ("/usr/share/vulkan/icd.d/nvidia_icd.json", "/etc/vulkan/icd.d/nvi
 LAYER = "VK_LAYER_HARNESS_lavapipe_compat"
 # Stages: the coke-can / move-near stage mesh (google_pick_coke_can_1_v4.glb) is not available offline; SIMPLER's
 # own "dummy_tabletop" box table (top at 0.882 m) stands in. Drawers use SIMPLER's own "dummy_drawer" (no mesh).
-STAGES = {"coke_can": "dummy_tabletop", "move_near": "dummy_tabletop", "drawer": "dummy_drawer", "apple": "dummy_drawer"}
+STAGES = {"coke_can": "dummy_tabletop", "move_near": "dummy_tabletop", "drawer": "dummy_drawer"}
+STAGES["apple"] = "dummy_drawer"
 
 
 def has_nvidia_vulkan() -> bool:
@@ -45,7 +46,7 @@ def configure_vulkan(layer_dir: str, enabled: bool) -> None:
         if not (Path(layer_dir) / f"{LAYER}.json").exists():
             from harness.errors import HarnessError
 
-            raise HarnessError(f"the Vulkan compatibility layer is not built in {layer_dir}; run: bash scripts/install.sh")
+            raise HarnessError(f"the Vulkan compatibility layer is not in {layer_dir}; run: bash scripts/install.sh")
         os.environ["VK_LAYER_PATH"] = layer_dir
         os.environ["VK_INSTANCE_LAYERS"] = LAYER
         os.environ.setdefault("HARNESS_VULKAN_COMPAT_QUIET", "1")
@@ -126,7 +127,8 @@ class GoogleRobotEnv:
     def reset(self, init_index: int, seed: int, split: str = "eval") -> dict[str, Any]:
         from tasks.simpler_google import grids
 
-        scene = grids.eval_scene(self.family, init_index) if split == "eval" else grids.training_scene(self.family, init_index)
+        scene_of = grids.eval_scene if split == "eval" else grids.training_scene
+        scene = scene_of(self.family, init_index)
         env = self._make(scene["urdf_version"], scene["overlay"])
         options = {**scene["reset_options"], "reconfigure": True}
         obs, info = env.reset(seed=int(seed) % (2**31), options=options)
@@ -169,7 +171,8 @@ class GoogleRobotEnv:
         }
 
     def action_space(self) -> dict[str, Any]:
-        space = self._env.action_space if self._env is not None else self._make(None, "google_coke_can_real_eval_1.png").action_space
+        env = self._env if self._env is not None else self._make(None, "google_coke_can_real_eval_1.png")
+        space = env.action_space
         return {"low": np.asarray(space.low, dtype=np.float64), "high": np.asarray(space.high, dtype=np.float64)}
 
     def privileged(self) -> dict[str, Any]:
@@ -204,7 +207,8 @@ class GoogleRobotEnv:
         elif kind == "move_near":
             src, tgt = env.episode_source_obj, env.episode_target_obj
             away = src.pose.p[:2] - tgt.pose.p[:2]
-            gap = 0.5 * (np.linalg.norm(env.episode_source_obj_bbox_world[:2]) + np.linalg.norm(env.episode_target_obj_bbox_world[:2]))
+            sizes = (env.episode_source_obj_bbox_world[:2], env.episode_target_obj_bbox_world[:2])
+            gap = 0.5 * sum(float(np.linalg.norm(s)) for s in sizes)
             xy = tgt.pose.p[:2] + away / np.linalg.norm(away) * (gap + 0.03)
             src.set_pose(sapien.Pose(np.array([xy[0], xy[1], src.pose.p[2]]), src.pose.q))
         elif kind == "apple":
@@ -215,7 +219,8 @@ class GoogleRobotEnv:
             floor = env.drawer_link.pose * env.drawer_collision.get_local_pose()
             env.obj.set_pose(sapien.Pose(floor.p + np.array([0.0, 0.0, 0.06]), env.obj.pose.q))
             substeps = 200  # let it drop onto the floor
-        for actor in [a for a in (getattr(env, "obj", None), getattr(env, "episode_source_obj", None)) if a is not None]:
+        moved = (getattr(env, "obj", None), getattr(env, "episode_source_obj", None))
+        for actor in [a for a in moved if a is not None]:
             actor.set_velocity(np.zeros(3))
             actor.set_angular_velocity(np.zeros(3))
         for _ in range(substeps):
