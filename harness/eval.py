@@ -84,6 +84,7 @@ def prepare(cfg: EvalConfig) -> PreparedRun:
     connect(cfg.ray_options())  # --backend ray: Ray installed and the cluster reachable
     suite = SUITES.build(cfg.suite)
     tasks = suite.select(cfg.tasks)
+    suite.preflight()  # the simulator can start here (its environment, rendering)
     policy_name, checkpoint = resolve_policy(suite, cfg.policy, cfg.checkpoint)
     planner_cls = PLANNERS.get(cfg.planner)
     _note_unused(f"planner {cfg.planner}", unused_options(planner_cls, cfg.planner_options()))

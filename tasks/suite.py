@@ -41,6 +41,8 @@ class SimSuite:
             generated for it (its evaluation scenes are the TaskSpec's ``num_init_states`` fixed scenes).
         contact_metric / lift_metric: names of the per-step info flags that mean "object grasped" and
             "object lifted" (None where the simulator reports none); S.R.C. / S.R.L. in comparisons.
+        preflight: checks that the simulator can start on this machine (its own Python environment exists,
+            rendering can work), called before a run writes anything; raises HarnessError (one line).
         episode_timeout_s: wall-clock limit of one evaluation episode when ``--episode-timeout`` is not
             given (a worker over it is killed and the episode recorded as an error). Generous: LIBERO and
             SIMPLER episodes with sampling planners take a few minutes on 2 CPU cores; it only catches hangs.
@@ -65,6 +67,7 @@ class SimSuite:
     contact_metric: str | None = None
     lift_metric: str | None = None
     episode_timeout_s: float = 900.0
+    preflight: Callable[[], None] = lambda: None
 
     def gripper_closing(self, command: np.ndarray) -> np.ndarray:
         """Gripper commands in this suite's convention -> the common one (+1 closes, -1 opens)."""

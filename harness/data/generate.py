@@ -188,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     connect(ray)  # --backend ray: Ray installed and the cluster reachable, before anything is written
     suite = SUITES.build(args.suite)
     tasks = suite.select(args.tasks)
+    suite.preflight()
     if args.scenes == TRAIN and not suite.training_scenes:
         raise HarnessError(f"suite {suite.name} declares no training scenes; demonstrations need them")
     out = Path(args.out)

@@ -143,14 +143,16 @@ class GoogleRobotEnv:
         self._success_once = self._success_once or success
         return self._obs(obs), {"success": success, **self._partial(info)}
 
-    def _partial(self, info: dict[str, Any]) -> dict[str, float]:
+    def _partial(self, info: dict[str, Any]) -> dict[str, Any]:
         """SIMPLER's partial metrics of this task family at the current step (episode_stats included)."""
         out: dict[str, float] = {}
         for key, value in info.items():
             if key == "episode_stats":
                 for k, v in value.items():
-                    out[f"stats_{k}"] = float(v)
-            elif isinstance(value, (bool, np.bool_, int, float, np.floating, np.integer)) and key != "success":
+                    out[f"stats_{k}"] = bool(v) if isinstance(v, (bool, np.bool_)) else float(v)
+            elif isinstance(value, (bool, np.bool_)) and key != "success":
+                out[key] = bool(value)
+            elif isinstance(value, (int, float, np.floating, np.integer)):
                 out[key] = float(value)
         return out
 

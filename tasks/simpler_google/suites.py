@@ -75,6 +75,26 @@ def _build_env(task: TaskSpec, **options: Any) -> ExternalTaskEnv:
     )  # fmt: skip
 
 
+def _preflight() -> None:
+    """Before a run writes anything: the venv exists, and without an NVIDIA driver the compatibility layer is
+    built and enabled (SAPIEN 2 cannot create a device on lavapipe without it)."""
+    from harness.errors import HarnessError
+    from tasks.simpler_google.sim_env import LAYER, has_nvidia_vulkan
+
+    env = python_env()
+    if not env.python.exists():
+        raise HarnessError(f"simpler_google: its Python environment is missing ({env.python}); run: {INSTALL}")
+    if has_nvidia_vulkan():
+        return
+    if os.environ.get("HARNESS_VULKAN_COMPAT", "1") == "0":
+        raise HarnessError(
+            "simpler_google: SAPIEN 2 cannot render on this machine's CPU Vulkan driver (lavapipe) without the "
+            "harness's compatibility layer, and HARNESS_VULKAN_COMPAT=0 disables it"
+        )
+    if not (layer_dir() / f"{LAYER}.json").exists():
+        raise HarnessError(f"simpler_google: the Vulkan compatibility layer is not in {layer_dir()}; run: {INSTALL}")
+
+
 def _notes() -> list[str]:
     notes = [
         "DEVIATION stage: pick coke can and move near use SIMPLER's own dummy_tabletop box table (top at 0.882 m) "
@@ -107,7 +127,9 @@ def build_simpler_google() -> SimSuite:
         gripper_close_sign=1.0,  # +1 closes (RT-1's gripper_closedness_action)
         training_scenes="URDF recolour and overlay pose of the grid; object cells uniform in the grid's ranges, "
         "never within 5 mm of a grid cell (drawers, move near: robot pose jittered 6-20 mm per axis)",
-        contact_metric="stats_grasped",
+        contact_metric="is_grasped",  # pick coke can only (SIMPLER reports no grasp flag for the other tasks)
+        lift_metric="lifted_object",
+        preflight=_preflight,
         default_workers=1,
         episode_timeout_s=1800.0,
     )
