@@ -7,7 +7,7 @@ descriptors, so whatever the simulator prints on stdout cannot corrupt the strea
 Protocol (``PROTOCOL``; the child announces it first and the parent refuses any other):
     child -> parent  {"hello": PROTOCOL, "python": "3.11.7", "packages": {...}}   once, after building
     parent -> child  {"call": method, "kwargs": {...}}
-    child -> parent  {"ok": result}  or  {"error": "one line", "kind": "harness" | "crash"}
+    child -> parent  {"ok": result, "served_s": seconds inside the call}  or  {"error": "one line", "kind": ...}
     parent -> child  {"call": "__close__"}  then the child exits
 Imports only the standard library and msgpack/numpy: it runs on both sides.
 """

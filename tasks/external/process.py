@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,7 @@ class SimProcess:
             self.close()
             raise HarnessError(f"{env.name}: simulator speaks protocol {hello.get('hello')!r}, the harness {PROTOCOL}")
         self.python_version: str = hello.get("python", "")
+        self.timing = {"calls": 0, "roundtrip_s": 0.0, "served_s": 0.0}  # served: inside the child's method
         self.packages: dict[str, str] = dict(hello.get("packages", {}))
 
     def _last_log_line(self) -> str:
@@ -117,11 +119,15 @@ class SimProcess:
         """Run ``method(**kwargs)`` in the child and return its result (arrays arrive as NumPy arrays)."""
         if self.closed:
             raise HarnessError(f"{self.env.name}: simulator process already closed")
+        t0 = time.perf_counter()
         try:
             write_message(self._to_child, {"call": method, "kwargs": kwargs})
         except BrokenPipeError:
             self._receive()  # raises with the child's exit code and last log line
         reply = self._receive()
+        self.timing["calls"] += 1
+        self.timing["roundtrip_s"] += time.perf_counter() - t0
+        self.timing["served_s"] += float(reply.get("served_s", 0.0))
         if "error" in reply:
             if reply.get("kind") == "harness":
                 raise HarnessError(f"{self.env.name}: {reply['error']}")

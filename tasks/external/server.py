@@ -11,6 +11,7 @@ import argparse
 import importlib
 import platform
 import sys
+import time
 import traceback
 from importlib import metadata
 from typing import Any
@@ -67,7 +68,9 @@ def serve(read_fd: int, write_fd: int) -> None:
             write_message(write_fd, {"error": f"method {method!r} is not offered by the simulator", "kind": "harness"})
             continue
         try:
-            write_message(write_fd, {"ok": getattr(obj, method)(**request.get("kwargs", {}))})
+            t0 = time.perf_counter()
+            result = getattr(obj, method)(**request.get("kwargs", {}))
+            write_message(write_fd, {"ok": result, "served_s": time.perf_counter() - t0})
         except BaseException as exc:  # noqa: BLE001 - the parent decides what a failed call means
             write_message(write_fd, _error(exc))
 
