@@ -165,9 +165,13 @@ class GoogleRobotEnv:
     def _obs(self, obs: dict[str, Any]) -> dict[str, Any]:
         env = self._env.unwrapped
         tcp = env.agent.robot.pose.inv() * env.tcp.pose  # in the robot base frame
-        gripper = env.agent.robot.get_qpos()[-2:]
+        robot = env.agent.robot
+        names = [j.get_name() for j in robot.get_active_joints()]
+        qpos = robot.get_qpos()
+        gripper = np.array([qpos[names.index(n)] for n in ("joint_finger_right", "joint_finger_left")])
         return {
             "agentview_rgb": np.ascontiguousarray(obs["image"][CAMERA]["rgb"][..., :3], dtype=np.uint8),
+            # tcp xyz + wxyz quaternion in the robot base frame, then the two finger joints (0 open, ~1.3 closed)
             "proprio": np.concatenate([tcp.p, tcp.q, gripper]).astype(np.float32),
             "instruction": env.get_language_instruction(),
         }
