@@ -147,10 +147,12 @@ class GoogleRobotEnv:
         """SIMPLER's partial metrics of this task family at the current step (episode_stats included)."""
         out: dict[str, float] = {}
         for key, value in info.items():
+            if key == "success":
+                continue
             if key == "episode_stats":
                 for k, v in value.items():
                     out[f"stats_{k}"] = bool(v) if isinstance(v, (bool, np.bool_)) else float(v)
-            elif isinstance(value, (bool, np.bool_)) and key != "success":
+            elif isinstance(value, (bool, np.bool_)):
                 out[key] = bool(value)
             elif isinstance(value, (int, float, np.floating, np.integer)):
                 out[key] = float(value)
@@ -174,7 +176,20 @@ class GoogleRobotEnv:
             # tcp xyz + wxyz quaternion in the robot base frame, then the two finger joints (0 open, ~1.3 closed)
             "proprio": np.concatenate([tcp.p, tcp.q, gripper]).astype(np.float32),
             "instruction": env.get_language_instruction(),
+            "privileged": self._privileged_in_base(),
         }
+
+    def _privileged_in_base(self) -> dict[str, Any]:
+        """For scripted experts (learned policies ignore it): poses in the robot base frame (xyz + wxyz)."""
+        env = self._env.unwrapped
+        to_base = env.agent.robot.pose.inv()
+        out: dict[str, Any] = {}
+        for key, actor in (("object", getattr(env, "obj", None)), ("source", getattr(env, "episode_source_obj", None)),
+                           ("target", getattr(env, "episode_target_obj", None))):  # fmt: skip
+            if actor is not None:
+                pose = to_base * actor.pose
+                out[key] = np.concatenate([pose.p, pose.q]).astype(np.float64)
+        return out
 
     def action_space(self) -> dict[str, Any]:
         env = self._env if self._env is not None else self._make(None, "google_coke_can_real_eval_1.png")

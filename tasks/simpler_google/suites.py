@@ -120,6 +120,7 @@ def build_simpler_google() -> SimSuite:
         description="SIMPLER Google Robot tasks, visual matching (SIMPLER's SAPIEN 2 envs in their own venv, CPU)",
         headline="success_at_end",  # SIMPLER scores `done` of the last executed step
         default_policy="random",
+        expert="policies.expert.simpler_google:GoogleRobotExpert",
         load_tasks=_tasks,
         build_env=_build_env,
         notes=_notes,
