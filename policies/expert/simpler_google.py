@@ -1,4 +1,5 @@
-"""Privileged-state scripted expert for SIMPLER's Google Robot tasks (suite ``simpler_google``): pick coke can.
+"""Privileged-state scripted expert for SIMPLER's Google Robot tasks (suite ``simpler_google``): pick coke can
+and close drawer.
 
 Every action is a function of that step's observation (``proprio``: tcp pose in the robot base frame and the
 two finger joints; ``privileged``: object poses in the base frame), so observation -> action is well defined
@@ -11,7 +12,11 @@ for behaviour cloning. Phases, re-derived each step:
 Actions: xyz ``(goal - tcp)`` clipped to 5 cm, yaw ``(goal - current)`` clipped to 0.3 rad (axis-angle about the
 base z axis; the controller's "ee_align" frame), gripper +1 close / -1 open.
 
-Only pick coke can is scripted; other tasks raise a clear error (not done yet).
+Close drawer (``act_close_drawer``): with the gripper closed, go to 10 cm in front of the target drawer's front
+face (the centre of the face, ``privileged["drawer_front"]``), then, once level with it (within 3 cm in y and z),
+push 8 cm past it until the drawer is shut.
+
+Open drawer, move near and the apple task are not scripted yet: they raise a clear error.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ HOVER = 0.12  # m above the can's centre
 LIFT_Z = 1.0  # m, tcp height in the base frame to lift to (the table top is at ~0.80 m)
 MAX_STEP = 0.05  # m per action
 MAX_YAW = 0.3  # rad per action
+STANDOFF = 0.10  # m in front of a drawer face before pushing
+PUSH = 0.08  # m past the face: the push goal
+MAX_REACH_STEP = 0.10  # m per action while reaching for a drawer (low drawers are far from the start pose)
 CLOSED = 0.3  # mean finger joint above this: closed (open ~0, closed on a can ~0.75)
 
 
@@ -44,11 +52,13 @@ class GoogleRobotExpert:
     """See module docstring."""
 
     def __init__(self) -> None:
-        self.reference_yaw: float | None = None
+        self.task = ""
 
     def reset(self, episode: EpisodeSpec) -> None:
-        if not episode.task.name.startswith("pick_coke_can"):
-            raise HarnessError(f"simpler_google: no scripted expert for {episode.task.name} yet (pick coke can only)")
+        name = episode.task.name
+        if not name.startswith(("pick_coke_can", "close_")):
+            raise HarnessError(f"simpler_google: no scripted expert for {name} yet (pick coke can, close drawer)")
+        self.task = name
 
     def _yaw_error(self, tcp_q: np.ndarray, can_q: np.ndarray) -> float:
         """Yaw turn that puts the closing axis across a lying can (0 for a standing one)."""
@@ -62,6 +72,19 @@ class GoogleRobotExpert:
 
     def act(self, obs: Obs) -> np.ndarray:
         """float32 [1, 7]."""
+        if self.task.startswith("close_"):
+            return self.act_close_drawer(obs)
+        return self.act_pick_can(obs)
+
+    def act_close_drawer(self, obs: Obs) -> np.ndarray:
+        tcp = np.asarray(obs["proprio"][:3], dtype=np.float64)
+        front = np.asarray(obs["privileged"]["drawer_front"], dtype=np.float64)
+        level = np.linalg.norm(tcp[1:] - front[1:]) < 0.03 and tcp[0] < front[0] + 0.01
+        goal = front + [PUSH if level else -STANDOFF, 0.0, 0.0]
+        move = np.clip(goal - tcp, -MAX_REACH_STEP, MAX_REACH_STEP)
+        return np.array([[*move, 0.0, 0.0, 0.0, 1.0]], dtype=np.float32)
+
+    def act_pick_can(self, obs: Obs) -> np.ndarray:
         proprio = np.asarray(obs["proprio"], dtype=np.float64)
         tcp, tcp_q, fingers = proprio[:3], proprio[3:7], float(np.mean(proprio[7:9]))
         can = np.asarray(obs["privileged"]["object"], dtype=np.float64)

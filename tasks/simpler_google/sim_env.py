@@ -20,6 +20,12 @@ from typing import Any
 
 import numpy as np
 
+def sapien_pose(p: list[float]) -> Any:
+    import sapien.core as sapien
+
+    return sapien.Pose(p)
+
+
 CONTROL_MODE = (
     "arm_pd_ee_delta_pose_align_interpolate_by_planner_gripper_pd_joint_target_delta_pos_interpolate_by_planner"
 )
@@ -189,6 +195,10 @@ class GoogleRobotEnv:
             if actor is not None:
                 pose = to_base * actor.pose
                 out[key] = np.concatenate([pose.p, pose.q]).astype(np.float64)
+        drawer = getattr(env, "drawer_obj", None) if self.family.kind in ("drawer", "apple") else None
+        if drawer is not None:  # centre of the target drawer's front face (URDF: front plate at x 0.305, 1.5 cm)
+            out["drawer_front"] = np.asarray((to_base * drawer.pose * sapien_pose([0.3125, 0.0, 0.0])).p)
+            out["drawer_qpos"] = float(env.art_obj.get_qpos()[env.joint_idx])
         return out
 
     def action_space(self) -> dict[str, Any]:
