@@ -16,7 +16,12 @@ Close drawer (``act_close_drawer``): with the gripper closed, go to 10 cm in fro
 face (the centre of the face, ``privileged["drawer_front"]``), then, once level with it (within 3 cm in y and z),
 push 8 cm past it until the drawer is shut.
 
-Open drawer, move near and the apple task are not scripted yet: they raise a clear error.
+Move near (``act_move_near``): pick the source like a can (top-down, no yaw turn), carry it at ``CARRY_Z`` to the
+point ``NEAR_GAP`` from the target on the source's side, lower it until it is ``PLACE_DZ`` above the target's
+centre height, open, and rise.
+
+Open drawer and the apple task are not scripted yet (the drawer handle is visual-only in SIMPLER's cabinet
+URDF, so opening needs a hooking grasp on the front plate): they raise a clear error.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ MAX_YAW = 0.3  # rad per action
 STANDOFF = 0.10  # m in front of a drawer face before pushing
 PUSH = 0.08  # m past the face: the push goal
 MAX_REACH_STEP = 0.10  # m per action while reaching for a drawer (low drawers are far from the start pose)
+CARRY_Z = 0.97  # m, tcp height while carrying an object (the table top is at ~0.80 m)
+NEAR_GAP = 0.09  # m between the target's centre and where the source is put down
+PLACE_DZ = 0.015  # m: open once the held source's centre is this close to the target's centre height
 CLOSED = 0.3  # mean finger joint above this: closed (open ~0, closed on a can ~0.75)
 
 
@@ -56,8 +64,10 @@ class GoogleRobotExpert:
 
     def reset(self, episode: EpisodeSpec) -> None:
         name = episode.task.name
-        if not name.startswith(("pick_coke_can", "close_")):
-            raise HarnessError(f"simpler_google: no scripted expert for {name} yet (pick coke can, close drawer)")
+        if not name.startswith(("pick_coke_can", "close_", "move_near")):
+            raise HarnessError(
+                f"simpler_google: no scripted expert for {name} yet (pick coke can, close drawer, move near)"
+            )
         self.task = name
 
     def _yaw_error(self, tcp_q: np.ndarray, can_q: np.ndarray) -> float:
@@ -74,7 +84,37 @@ class GoogleRobotExpert:
         """float32 [1, 7]."""
         if self.task.startswith("close_"):
             return self.act_close_drawer(obs)
+        if self.task == "move_near":
+            return self.act_move_near(obs)
         return self.act_pick_can(obs)
+
+    def act_move_near(self, obs: Obs) -> np.ndarray:
+        proprio = np.asarray(obs["proprio"], dtype=np.float64)
+        tcp, fingers = proprio[:3], float(np.mean(proprio[7:9]))
+        src = np.asarray(obs["privileged"]["source"][:3], dtype=np.float64)
+        tgt = np.asarray(obs["privileged"]["target"][:3], dtype=np.float64)
+        away = src[:2] - tgt[:2]
+        place = tgt[:2] + away / max(np.linalg.norm(away), 1e-6) * NEAR_GAP
+        at_place = np.linalg.norm(src[:2] - place) < 0.03
+        held = fingers > CLOSED and np.linalg.norm(src - tcp) < 0.06
+        grip = 1.0
+        if held and not at_place:
+            lifted = tcp[2] > CARRY_Z - 0.05  # lift straight up first, then carry
+            goal = np.array([*place, CARRY_Z]) if lifted else np.array([*tcp[:2], CARRY_Z])
+        elif held:
+            goal = np.array([*place, tcp[2] - 0.05])
+            grip = 1.0 if src[2] > tgt[2] + PLACE_DZ else -1.0
+        elif at_place and np.linalg.norm(src[:2] - tcp[:2]) < 0.06:  # released next to the target: rise
+            goal, grip = np.array([*tcp[:2], CARRY_Z]), -1.0
+        elif fingers > CLOSED:
+            goal, grip = tcp.copy(), -1.0
+        else:
+            xy_error = np.linalg.norm(src[:2] - tcp[:2])
+            descending = xy_error < 0.015 or (xy_error < 0.03 and tcp[2] < src[2] + HOVER - 0.03)
+            goal = src + [0.0, 0.0, 0.0 if descending else HOVER]
+            grip = 1.0 if np.linalg.norm(src - tcp) < 0.015 else -1.0
+        move = np.clip(goal - tcp, -MAX_STEP, MAX_STEP)
+        return np.array([[*move, 0.0, 0.0, 0.0, grip]], dtype=np.float32)
 
     def act_close_drawer(self, obs: Obs) -> np.ndarray:
         tcp = np.asarray(obs["proprio"][:3], dtype=np.float64)
