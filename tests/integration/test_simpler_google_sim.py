@@ -82,3 +82,19 @@ def test_without_the_compatibility_layer_on_cpu_the_suite_fails_with_one_line(cl
     assert len(lines) == 1 and "HARNESS_VULKAN_COMPAT=0 disables it" in lines[0], proc.stderr[-2000:]
     assert not any(tmp_path.iterdir()), "a run that cannot start writes nothing"
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("task", ["pick_coke_can_vertical", "move_near", "close_bottom_drawer"])
+def test_scripted_expert_solves_an_evaluation_scene(task, cli, tmp_path):
+    proc = cli("harness.eval", "--suite", "simpler_google", "--tasks", task, "--policy", "expert",
+               "--out", str(tmp_path), "--episodes-per-task", "1", "--first-episode", "7", "--videos", "0",
+               "--no-progress")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (record,) = [json.loads(line) for line in (run_dir_of(proc) / "episodes.jsonl").read_text().splitlines()]
+    assert record["success"] is True and record["steps"] == SUITE.select(task)[0].max_steps  # full horizon
+
+
+def test_tasks_without_a_scripted_expert_say_so_in_one_line(cli, tmp_path):
+    proc = cli("harness.eval", "--suite", "simpler_google", "--tasks", "open_top_drawer", "--policy", "expert",
+               "--out", str(tmp_path), "--episodes-per-task", "1", "--videos", "0", "--no-progress")  # fmt: skip
+    assert "no scripted expert for open_top_drawer" in proc.stdout + proc.stderr
