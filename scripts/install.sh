@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One-command install: system packages for headless rendering + the Python project.
-# Installs into the active Python (use a venv if you want isolation).
-#   bash scripts/install.sh            # everything (LIBERO + SIMPLER, remote policies, Ray for --backend ray)
+# One-command install: system packages for headless rendering + the Python project + every suite's simulator.
+# Installs into the active Python (use a venv if you want isolation); SIMPLER's Google Robot environments
+# (SAPIEN 2, numpy<2) get their own venv under .cache/venvs/simpler_google (tasks/simpler_google/install.sh).
+#   bash scripts/install.sh            # everything (LIBERO, SIMPLER Bridge + Google Robot, remote policies, Ray)
 #   SKIP_APT=1 bash scripts/install.sh # Python side only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,8 @@ install_apt() {
   fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    libegl1 libgl1 libgl1-mesa-dri libosmesa6 libglu1-mesa libvulkan1 vulkan-tools >/dev/null
+    libegl1 libgl1 libgl1-mesa-dri libosmesa6 libglu1-mesa libvulkan1 vulkan-tools \
+    gcc libc6-dev libvulkan-dev >/dev/null  # compiler + Vulkan headers: the SAPIEN 2 compatibility layer
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     -t "${codename}-backports" mesa-vulkan-drivers libdrm2 libdrm-amdgpu1 libgl1-mesa-dri libegl-mesa0 libglx-mesa0 libgbm1 >/dev/null
 }
@@ -36,4 +38,5 @@ if [ "${SKIP_APT:-0}" != "1" ]; then install_apt; fi
 # CPU torch first (a local CPU wheel where present), so no dependency pulls a CUDA build.
 $PY -m pip install -q "torch==2.13.0"
 $PY -m pip install -q -e ".[sim,dev,remote,ray]"  # ray: the optional --backend ray (its tests run in CI)
+bash tasks/simpler_google/install.sh  # own venv (python3.11) + the Vulkan compatibility layer
 echo "install: ok ($($PY -c 'import torch,mujoco,robosuite;print("torch",torch.__version__,"mujoco",mujoco.__version__,"robosuite",robosuite.__version__)'))"
