@@ -160,12 +160,23 @@ class TrainedEncoder(FrozenEncoder):
         return self.model.encode(images)
 
 
+def resolve_folder(folder: str) -> str:
+    """A relative ``ckpt:`` folder is taken from the working directory, else from the project root (so a shipped
+    checkpoint naming ``policies/checkpoints/...`` loads from anywhere)."""
+    from harness.engine.manifest import PROJECT_ROOT
+
+    path = Path(folder)
+    if path.is_absolute() or path.exists() or not (PROJECT_ROOT / path).exists():
+        return folder
+    return str(PROJECT_ROOT / path)
+
+
 def build_frozen_encoder(kind: str, out_dim: int, image_size: int) -> FrozenEncoder:
     """``hf:/folder`` or ``ckpt:/folder`` -> a FrozenEncoder (one HarnessError line when unavailable)."""
     if kind.startswith("hf:"):
         return PretrainedViTEncoder(kind[3:], out_dim)
     if kind.startswith("ckpt:"):
-        return TrainedEncoder(kind[5:], out_dim, image_size)
+        return TrainedEncoder(resolve_folder(kind[5:]), out_dim, image_size)
     raise HarnessError(f"unknown frozen vision encoder {kind!r}; use 'hf:/path/to/folder' or 'ckpt:/path/to/dir'")
 
 

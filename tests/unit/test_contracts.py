@@ -55,7 +55,9 @@ def test_builtins_are_discovered_from_their_folders(package):
     files = {p.stem for p in (ROOT / package).glob("*.py") if not p.name.startswith("_")}
     folders = {p.name for p in (ROOT / package).iterdir() if (p / "__init__.py").exists()}
     assert set(discover(package)) == {f"{package}.{n}" for n in files | folders}
-    assert discover("tasks", "suites") == ("tasks.libero.suites", "tasks.simpler.suites")
+    with_suites = sorted(f"tasks.{p.parent.name}.suites" for p in (ROOT / "tasks").glob("*/suites.py"))
+    assert list(discover("tasks", "suites")) == with_suites
+    assert "tasks.simpler_google.suites" in with_suites and "tasks.external" not in with_suites
 
 
 THINGS: Registry = Registry("thing", lambda: discover("plugpkg"))
