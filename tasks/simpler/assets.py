@@ -136,12 +136,17 @@ def prepare_ms_asset_dir() -> tuple[Path, list[str]]:
             _write_stage_box(path)
         else:
             _write_visual_stand_in(src / rel, path)
-    marker_tmp = tmp / ".source"
-    marker_tmp.write_text(str(src.resolve()))
+    publish_cache_dir(tmp, out, src)
+    return out, missing
+
+
+def publish_cache_dir(tmp: Path, out: Path, src: Path) -> None:
+    """Mark the finished ``tmp`` as built from ``src`` and move it to ``out`` atomically (a concurrent worker
+    that finished first wins; ours is dropped)."""
+    (tmp / ".source").write_text(str(src.resolve()))
     if out.exists():
         shutil.rmtree(out, ignore_errors=True)
     try:
         os.rename(tmp, out)
     except OSError:  # another process finished first
         shutil.rmtree(tmp, ignore_errors=True)
-    return out, missing

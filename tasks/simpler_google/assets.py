@@ -7,11 +7,10 @@ in the source), plus the one stage mesh the offline data has. Nothing is copied 
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
-from tasks.simpler.assets import BRIDGE, source_dir
+from tasks.simpler.assets import BRIDGE, publish_cache_dir, source_dir
 
 CACHE_VERSION = "v1"
 STAGE = Path("data/hab2_bench_assets/stages/frl_apartment_stage_simple.glb")
@@ -40,11 +39,5 @@ def prepare_asset_dir() -> Path:
     if (src / STAGE).exists():
         (tmp / "hab2_bench_assets" / "stages").mkdir(parents=True)
         (tmp / "hab2_bench_assets" / "stages" / STAGE.name).symlink_to((src / STAGE).resolve())
-    (tmp / ".source").write_text(str(src.resolve()))
-    if out.exists():
-        shutil.rmtree(out, ignore_errors=True)
-    try:
-        os.rename(tmp, out)
-    except OSError:  # another worker finished first
-        shutil.rmtree(tmp, ignore_errors=True)
+    publish_cache_dir(tmp, out, src)
     return out
