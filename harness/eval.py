@@ -94,6 +94,9 @@ def prepare(cfg: EvalConfig) -> PreparedRun:
     policy = build_policy(policy_name, checkpoint, cfg.policy_options())
     server = getattr(policy, "server_info", None)
     try:
+        check_tasks = getattr(policy, "check_tasks", None)  # a policy may refuse tasks it cannot run
+        if check_tasks is not None:
+            check_tasks(tasks)
         world_model = build_world_model(cfg.world_model, cfg.wm_checkpoint, suite) if cfg.world_model else None
         check_planner_setup(planner, policy, world_model, cfg.goal, bool(getattr(suite, "expert", None)), cfg.planner)
     finally:

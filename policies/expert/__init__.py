@@ -11,7 +11,7 @@ import importlib
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.protocols import EpisodeSpec, Obs
+from harness.protocols import EpisodeSpec, Obs, TaskSpec
 from harness.registry import POLICIES, SUITES
 
 SAMPLE_NOISE_STD = 0.02  # declared noise that ``sample`` adds to the (deterministic) expert chunk
@@ -28,14 +28,25 @@ class ExpertPolicy:
         self._impl = None
         self._impl_suite: str | None = None
 
+    @staticmethod
+    def _expert_class(suite: str) -> type:
+        target = getattr(SUITES.build(suite), "expert", None)
+        if not target:
+            raise HarnessError(f"suite {suite!r} declares no scripted expert")
+        module, cls = target.split(":")
+        return getattr(importlib.import_module(module), cls)
+
+    def check_tasks(self, tasks: list[TaskSpec]) -> None:
+        """Before a run: every task has a scripted expert (experts may declare ``unsupported(task) -> reason``)."""
+        for task in tasks:
+            reason = getattr(self._expert_class(task.suite), "unsupported", lambda t: None)(task)
+            if reason:
+                raise HarnessError(reason)
+
     def reset(self, episode: EpisodeSpec) -> None:
         suite = episode.task.suite
         if self._impl is None or self._impl_suite != suite:
-            target = getattr(SUITES.build(suite), "expert", None)
-            if not target:
-                raise HarnessError(f"suite {suite!r} declares no scripted expert")
-            module, cls = target.split(":")
-            self._impl = getattr(importlib.import_module(module), cls)()
+            self._impl = self._expert_class(suite)()
             self._impl_suite = suite
         self._impl.reset(episode)
 

@@ -30,7 +30,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from harness.errors import HarnessError
-from harness.protocols import EpisodeSpec, Obs
+from harness.protocols import EpisodeSpec, Obs, TaskSpec
 
 HOVER = 0.12  # m above the can's centre
 LIFT_Z = 1.0  # m, tcp height in the base frame to lift to (the table top is at ~0.80 m)
@@ -62,13 +62,18 @@ class GoogleRobotExpert:
     def __init__(self) -> None:
         self.task = ""
 
+    @staticmethod
+    def unsupported(task: TaskSpec) -> str | None:
+        """Why this expert cannot run ``task`` (None: it can)."""
+        if task.name.startswith(("pick_coke_can", "close_", "move_near")):
+            return None
+        return f"simpler_google: no scripted expert for {task.name} yet (pick coke can, close drawer, move near)"
+
     def reset(self, episode: EpisodeSpec) -> None:
-        name = episode.task.name
-        if not name.startswith(("pick_coke_can", "close_", "move_near")):
-            raise HarnessError(
-                f"simpler_google: no scripted expert for {name} yet (pick coke can, close drawer, move near)"
-            )
-        self.task = name
+        reason = self.unsupported(episode.task)
+        if reason:
+            raise HarnessError(reason)
+        self.task = episode.task.name
 
     def _yaw_error(self, tcp_q: np.ndarray, can_q: np.ndarray) -> float:
         """Yaw turn that puts the closing axis across a lying can (0 for a standing one)."""

@@ -97,4 +97,6 @@ def test_scripted_expert_solves_an_evaluation_scene(task, cli, tmp_path):
 def test_tasks_without_a_scripted_expert_say_so_in_one_line(cli, tmp_path):
     proc = cli("harness.eval", "--suite", "simpler_google", "--tasks", "open_top_drawer", "--policy", "expert",
                "--out", str(tmp_path), "--episodes-per-task", "1", "--videos", "0", "--no-progress")  # fmt: skip
-    assert "no scripted expert for open_top_drawer" in proc.stdout + proc.stderr
+    assert proc.returncode != 0 and not any(tmp_path.iterdir()), "refused before the run starts"
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "no scripted expert for open_top_drawer" in lines[0], proc.stderr[-2000:]
