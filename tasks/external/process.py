@@ -26,7 +26,7 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.protocols import TaskSpec
-from tasks.external.framing import PROTOCOL, ChannelClosed, read_message, write_message
+from tasks.external.framing import PROTOCOL, ChannelClosed, read_message, widen_pipe, write_message
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,6 +63,7 @@ class SimProcess:
         self._log = tempfile.NamedTemporaryFile(prefix=f"harness-{env.name}-", suffix=".log", delete=False)
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
+        widen_pipe(self._from_child)  # observations (camera frames) flow child -> parent
         environ = {**os.environ, **(extra_environ or {}), "PYTHONPATH": str(PROJECT_ROOT)}
         environ.pop("PYTHONHOME", None)
         command = [str(env.python), "-m", "tasks.external.server"]
