@@ -189,8 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     suite = SUITES.build(args.suite)
     tasks = suite.select(args.tasks)
     suite.preflight()
-    if not args.mimicgen:
-        POLICIES.build("expert").check_tasks(tasks)  # every task has a scripted expert, before anything is written
+    if not args.mimicgen and suite.expert:  # every task has a scripted expert, before anything is written
+        POLICIES.build("expert").check_tasks(tasks)
     if args.scenes == TRAIN and not suite.training_scenes:
         raise HarnessError(f"suite {suite.name} declares no training scenes; demonstrations need them")
     out = Path(args.out)
