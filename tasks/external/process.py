@@ -52,7 +52,6 @@ class SimProcess:
         env: ExternalPython,
         factory: str,
         kwargs: dict[str, Any],
-        extra_environ: dict[str, str] | None = None,
         report_versions: tuple[str, ...] = (),
     ):
         if not env.python.exists():
@@ -64,7 +63,7 @@ class SimProcess:
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         widen_pipe(self._from_child)  # observations (camera frames) flow child -> parent
-        environ = {**os.environ, **(extra_environ or {}), "PYTHONPATH": str(PROJECT_ROOT)}
+        environ = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
         environ.pop("PYTHONHOME", None)
         command = [str(env.python), "-m", "tasks.external.server"]
         command += ["--read-fd", str(to_child_r), "--write-fd", str(from_child_w)]
@@ -170,11 +169,10 @@ class ExternalTaskEnv:
         env: ExternalPython,
         factory: str,
         kwargs: dict[str, Any],
-        extra_environ: dict[str, str] | None = None,
         report_versions: tuple[str, ...] = (),
     ):
         self.spec = spec
-        self.process = SimProcess(env, factory, kwargs, extra_environ, report_versions)
+        self.process = SimProcess(env, factory, kwargs, report_versions)
         info = self.process.call("describe")
         self.renders_on_demand = bool(info.get("renders_on_demand", False))
 

@@ -13,9 +13,9 @@ import platform
 import sys
 import time
 import traceback
-from importlib import metadata
 from typing import Any
 
+from harness.engine.manifest import package_versions
 from tasks.external.framing import PROTOCOL, ChannelClosed, read_message, write_message
 
 
@@ -29,16 +29,6 @@ def _error(exc: BaseException) -> dict[str, str]:
     return {"error": f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": "), "kind": "crash"}
 
 
-def _versions(names: list[str]) -> dict[str, str]:
-    found = {}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
-
-
 def serve(read_fd: int, write_fd: int) -> None:
     """Build the object the first message asks for, then answer calls until ``__close__`` or end of stream."""
     build = read_message(read_fd)
@@ -50,7 +40,7 @@ def serve(read_fd: int, write_fd: int) -> None:
         write_message(write_fd, _error(exc))
         return
     hello = {"hello": PROTOCOL, "python": platform.python_version()}
-    hello["packages"] = _versions(list(build.get("report_versions", [])))
+    hello["packages"] = package_versions(tuple(build.get("report_versions", [])))
     write_message(write_fd, hello)
     while True:
         try:

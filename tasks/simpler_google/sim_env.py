@@ -20,12 +20,6 @@ from typing import Any
 
 import numpy as np
 
-def sapien_pose(p: list[float]) -> Any:
-    import sapien.core as sapien
-
-    return sapien.Pose(p)
-
-
 CONTROL_MODE = (
     "arm_pd_ee_delta_pose_align_interpolate_by_planner_gripper_pd_joint_target_delta_pos_interpolate_by_planner"
 )
@@ -34,8 +28,18 @@ NVIDIA_ICDS = ("/usr/share/vulkan/icd.d/nvidia_icd.json", "/etc/vulkan/icd.d/nvi
 LAYER = "VK_LAYER_HARNESS_lavapipe_compat"
 # Stages: the coke-can / move-near stage mesh (google_pick_coke_can_1_v4.glb) is not available offline; SIMPLER's
 # own "dummy_tabletop" box table (top at 0.882 m) stands in. Drawers use SIMPLER's own "dummy_drawer" (no mesh).
-STAGES = {"coke_can": "dummy_tabletop", "move_near": "dummy_tabletop", "drawer": "dummy_drawer"}
-STAGES["apple"] = "dummy_drawer"
+STAGES = {
+    "coke_can": "dummy_tabletop",
+    "move_near": "dummy_tabletop",
+    "drawer": "dummy_drawer",
+    "apple": "dummy_drawer",
+}
+
+
+def sapien_pose(p: list[float]) -> Any:
+    import sapien.core as sapien
+
+    return sapien.Pose(p)
 
 
 def has_nvidia_vulkan() -> bool:
@@ -61,7 +65,7 @@ def configure_vulkan(layer_dir: str, enabled: bool) -> None:
 class GoogleRobotEnv:
     """One SIMPLER Google Robot task (``tasks.simpler_google.grids.FAMILIES[task_id]``)."""
 
-    REMOTE_METHODS = ("describe", "reset", "step", "final_metrics", "privileged", "force_goal", "action_space")
+    REMOTE_METHODS = ("describe", "reset", "step", "final_metrics", "force_goal", "action_space")
 
     def __init__(self, task_id: int, asset_dir: str, layer_dir: str, vulkan_compat: bool = True, shader: str = "ibl"):
         from tasks.simpler_google import grids
@@ -205,21 +209,6 @@ class GoogleRobotEnv:
         env = self._env if self._env is not None else self._make(None, "google_coke_can_real_eval_1.png")
         space = env.action_space
         return {"low": np.asarray(space.low, dtype=np.float64), "high": np.asarray(space.high, dtype=np.float64)}
-
-    def privileged(self) -> dict[str, Any]:
-        """Poses for scripted experts and tests: tcp and robot base (world, xyz + wxyz), objects, drawer qpos."""
-        env = self._env.unwrapped
-        out: dict[str, Any] = {
-            "tcp": np.concatenate([env.tcp.pose.p, env.tcp.pose.q]),
-            "base": np.concatenate([env.agent.robot.pose.p, env.agent.robot.pose.q]),
-        }
-        obj = getattr(env, "obj", None)
-        if obj is not None:
-            out["object"] = np.concatenate([obj.pose.p, obj.pose.q])
-        cabinet = getattr(env, "art_obj", None)
-        if cabinet is not None:
-            out["drawer_qpos"] = np.asarray(cabinet.get_qpos(), dtype=np.float64)
-        return out
 
     def force_goal(self) -> dict[str, Any]:
         """Put the scene into a state that satisfies the task's goal (tests of the success logic: can lifted,

@@ -18,8 +18,7 @@ from tasks.suite import SimSuite
 
 # SimplerEnv's 7-D action for the Google robot (what its evaluator sends from RT-1): xyz delta in metres and
 # axis-angle rotation delta in radians (the controller's "ee_align" frame), gripper closedness (+1 closes,
-# relative target). Bounds: the controller's action space (arm_pd_ee_delta_pose: +-1 m, +-pi/2 rad is not
-# clipped by SIMPLER; we bound policies' outputs there).
+# relative target). Bounds: the controller's own action space (tests compare them with the env's).
 ACTION_LOW = (-1.0, -1.0, -1.0, -math.pi / 2, -math.pi / 2, -math.pi / 2, -1.0)
 ACTION_HIGH = (1.0, 1.0, 1.0, math.pi / 2, math.pi / 2, math.pi / 2, 1.0)
 INSTALL = "bash scripts/install.sh  (or: bash tasks/simpler_google/install.sh)"

@@ -53,6 +53,9 @@ def test_task_builds_steps_renders_and_scores_a_forced_goal(task_id):
         assert obs["proprio"].shape == (9,) and obs["instruction"]
         obs, info = env.step(STILL)
         assert info["success"] is False and obs["agentview_rgb"].dtype == np.uint8
+        space = env.call("action_space")
+        assert np.allclose(space["low"], SUITE.tasks()[task_id].action_low, atol=1e-6)
+        assert np.allclose(space["high"], SUITE.tasks()[task_id].action_high, atol=1e-6)
         forced = env.call("force_goal")
         assert forced["success"] is True, forced
         assert set(env.final_metrics()) >= {"success_once"}
