@@ -156,6 +156,7 @@ def _manifest(run: PreparedRun, argv: list[str]) -> dict[str, Any]:
         ),
         "git": git_info(),
         "packages": package_versions(),
+        "simulator_packages": suite.simulator_packages(),
         "environment": environment_info(),
         "argv": argv,
     }

@@ -36,10 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             title=f"{suite.name}{aliases}: {suite.description} | {len(tasks)} tasks, headline "
             f"{suite.headline}, default policy {suite.default_policy}"
         )
-        for col in ("id", "name", "instruction", "max steps", "evaluation scenes"):
+        for col in ("id", "name", "instruction", "max steps", "evaluation scenes", "runs here"):
             table.add_column(col, overflow="fold")
         for t in tasks:
-            table.add_row(str(t.task_id), t.name, t.instruction, str(t.max_steps), str(t.num_init_states))
+            runs = "yes" if suite.unavailable(t) is None else "no: assets missing"
+            table.add_row(str(t.task_id), t.name, t.instruction, str(t.max_steps), str(t.num_init_states), runs)
         console.print(table)
         console.print(f"  training scenes: {suite.training_scenes or 'none (no demonstrations can be generated)'}")
         for note in suite.asset_notes():

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-command install: system packages for headless rendering + the Python project + every suite's simulator.
 # Installs into the active Python (use a venv if you want isolation); SIMPLER's Google Robot environments
-# (SAPIEN 2, numpy<2) get their own venv under .cache/venvs/simpler_google (tasks/simpler_google/install.sh).
+# (SAPIEN 2, numpy<2) get their own venv under .cache/venvs/simpler_google (tasks/simpler_google/install.sh), and
+# RoboCasa (robosuite 1.5, MuJoCo 3.3.1, numpy 2) under .cache/venvs/robocasa (tasks/robocasa/install.sh).
 #   bash scripts/install.sh            # everything (LIBERO, SIMPLER Bridge + Google Robot, remote policies, Ray)
 #   SKIP_APT=1 bash scripts/install.sh # Python side only
 set -euo pipefail
@@ -39,4 +40,5 @@ if [ "${SKIP_APT:-0}" != "1" ]; then install_apt; fi
 $PY -m pip install -q "torch==2.13.0"
 $PY -m pip install -q -e ".[sim,dev,remote,ray]"  # ray: the optional --backend ray (its tests run in CI)
 bash tasks/simpler_google/install.sh  # own venv (python3.11) + the Vulkan compatibility layer
+bash tasks/robocasa/install.sh  # own venv (robosuite 1.5 / MuJoCo 3.3.1) + the offline kitchen asset tree
 echo "install: ok ($($PY -c 'import torch,mujoco,robosuite;print("torch",torch.__version__,"mujoco",mujoco.__version__,"robosuite",robosuite.__version__)'))"

@@ -43,6 +43,10 @@ class SimSuite:
             "object lifted" (None where the simulator reports none); S.R.C. / S.R.L. in comparisons.
         preflight: checks that the simulator can start on this machine (its own Python environment exists,
             rendering can work), called before a run writes anything; raises HarnessError (one line).
+        unavailable: why a task cannot run on this machine (None: it can), e.g. its assets are missing. A
+            selection of all tasks skips such tasks; naming one is a one-line error with that reason.
+        simulator_packages: package versions of the simulator's own Python environment (suites that run in
+            one, ``tasks.external``), recorded in run manifests beside the harness's own.
         episode_timeout_s: wall-clock limit of one evaluation episode when ``--episode-timeout`` is not
             given (a worker over it is killed and the episode recorded as an error). Generous: LIBERO and
             SIMPLER episodes with sampling planners take a few minutes on 2 CPU cores; it only catches hangs.
@@ -68,6 +72,8 @@ class SimSuite:
     lift_metric: str | None = None
     episode_timeout_s: float = 900.0
     preflight: Callable[[], None] = lambda: None
+    unavailable: Callable[[TaskSpec], str | None] = lambda task: None
+    simulator_packages: Callable[[], dict[str, str | None]] = lambda: {}
 
     def gripper_closing(self, command: np.ndarray) -> np.ndarray:
         """Gripper commands in this suite's convention -> the common one (+1 closes, -1 opens)."""
@@ -86,7 +92,10 @@ class SimSuite:
         """Tasks chosen by a comma list of indices and/or names (None or "all": every task)."""
         tasks = self.tasks()
         if selector is None or selector.strip() in ("", "all"):
-            return tasks
+            runnable = [t for t in tasks if self.unavailable(t) is None]
+            if not runnable:
+                raise HarnessError(f"{self.name}: no task can run on this machine: {self.unavailable(tasks[0])}")
+            return runnable
         by_name = {t.name: t for t in tasks}
         chosen: list[TaskSpec] = []
         for item in (s.strip() for s in selector.split(",")):
@@ -101,6 +110,9 @@ class SimSuite:
                 raise HarnessError(
                     f"unknown task {item!r} in suite {self.name}; see: python -m harness.suites {self.name}"
                 )
+            reason = self.unavailable(task)
+            if reason is not None:
+                raise HarnessError(f"{self.name} task {task.name}: {reason}")
             if task not in chosen:
                 chosen.append(task)
         return chosen

@@ -221,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "context": asdict(ctx),
                 "git": git_info(),
                 "packages": package_versions(),
+                "simulator_packages": suite.simulator_packages(),
                 "environment": environment_info(),
                 "asset_notes": suite.asset_notes(),
                 "seed_rule": "SeedSequence([seed, task_id, attempt])",

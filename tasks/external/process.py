@@ -14,6 +14,7 @@ A new suite with conflicting dependencies: (1) an install script that creates it
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
@@ -38,6 +39,21 @@ class ExternalPython:
     name: str  # e.g. "simpler_google"
     python: Path  # its interpreter
     install_command: str  # what sets it up (quoted in the error when it is missing)
+
+    def package_versions(self, names: tuple[str, ...]) -> dict[str, str | None]:
+        """Versions of ``names`` installed in this environment (for run manifests; {} when it is missing)."""
+        if not self.python.exists():
+            return {}
+        code = (
+            "import json, sys\nfrom importlib.metadata import version, PackageNotFoundError\nout = {}\n"
+            "for n in sys.argv[1:]:\n    try: out[n] = version(n)\n    except PackageNotFoundError: out[n] = None\n"
+            "print(json.dumps(out))"
+        )
+        try:
+            proc = subprocess.run([str(self.python), "-c", code, *names], capture_output=True, text=True, timeout=60)
+            return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            return {}
 
 
 class SimulatorProcessError(RuntimeError):

@@ -57,8 +57,9 @@ DEFAULT_TEXTURE = "gray-plaster.png"
 # RoboCasa's Kitchen.edit_model_xml rewrites any path containing models/assets/objects into its own tree)
 ROBOSUITE_OBJECTS = {"bread": "bread", "can": "can", "cereal": "cereal", "lemon": "lemon", "milk": "milk",
                      "bottle": "water_bottle"}  # fmt: skip
-# primitive-only stand-ins: category -> geoms (type, size, pos, rgba, wxyz quat) in the object frame (z up, origin at the
-# centre; sizes of 2 or 3 numbers: RoboCasa's scaling refuses 1-number sizes); the drawer tasks sample from "tool" / "utensil", which robosuite has no object for
+# primitive-only stand-ins: category -> geoms (type, size, pos, rgba, wxyz quat) in the object frame (z up, origin
+# at the centre; sizes of 2 or 3 numbers: RoboCasa's scaling refuses 1-number sizes); the drawer tasks sample from
+# "tool" / "utensil", which robosuite has no object for
 PRIMITIVES = {
     "rolling_pin": [("capsule", "0.022 0.09", "0 0 0", "0.78 0.6 0.4 1", "0.7071068 0 0.7071068 0"),
                     ("capsule", "0.011 0.04", "0.13 0 0", "0.55 0.38 0.22 1", "0.7071068 0 0.7071068 0"),

@@ -21,6 +21,7 @@ from tasks.suite import SimSuite
 # relative target). Bounds: the controller's own action space (tests compare them with the env's).
 ACTION_LOW = (-1.0, -1.0, -1.0, -math.pi / 2, -math.pi / 2, -math.pi / 2, -1.0)
 ACTION_HIGH = (1.0, 1.0, 1.0, math.pi / 2, math.pi / 2, math.pi / 2, 1.0)
+VERSIONS = ("sapien", "numpy", "mani_skill2_real2sim", "gymnasium")
 INSTALL = "bash scripts/install.sh  (or: bash tasks/simpler_google/install.sh)"
 
 
@@ -70,7 +71,7 @@ def _build_env(task: TaskSpec, **options: Any) -> ExternalTaskEnv:
     }
     return ExternalTaskEnv(
         task, python_env(), "tasks.simpler_google.sim_env:GoogleRobotEnv", kwargs,
-        report_versions=("sapien", "numpy", "mani_skill2_real2sim", "gymnasium"),
+        report_versions=VERSIONS,
     )  # fmt: skip
 
 
@@ -130,6 +131,7 @@ def build_simpler_google() -> SimSuite:
         contact_metric="is_grasped",  # pick coke can only (SIMPLER reports no grasp flag for the other tasks)
         lift_metric="lifted_object",
         preflight=_preflight,
+        simulator_packages=lambda: python_env().package_versions(VERSIONS),
         default_workers=1,
         episode_timeout_s=1800.0,
     )
