@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT = 1  # bump when the tree's content changes (install.sh rebuilds on mismatch)
+FORMAT = 3  # bump when the tree's content changes (install.sh rebuilds on mismatch)
 MARKER = "harness_offline_kitchen.json"
 REGISTRY = "harness_offline"
 TEXTURE_SIZE = 256
@@ -64,10 +64,10 @@ PRIMITIVES = {
     "rolling_pin": [("capsule", "0.022 0.09", "0 0 0", "0.78 0.6 0.4 1", "0.7071068 0 0.7071068 0"),
                     ("capsule", "0.011 0.04", "0.13 0 0", "0.55 0.38 0.22 1", "0.7071068 0 0.7071068 0"),
                     ("capsule", "0.011 0.04", "-0.13 0 0", "0.55 0.38 0.22 1", "0.7071068 0 0.7071068 0")],
-    "wooden_spoon": [("capsule", "0.009 0.08", "-0.04 0 0", "0.72 0.52 0.3 1", "0.7071068 0 0.7071068 0"),
+    "wooden_spoon": [("capsule", "0.012 0.08", "-0.04 0 0", "0.72 0.52 0.3 1", "0.7071068 0 0.7071068 0"),
                      ("ellipsoid", "0.035 0.024 0.011", "0.085 0 0", "0.72 0.52 0.3 1", "1 0 0 0")],
-    "apple": [("ellipsoid", "0.037 0.037 0.035", "0 0 0", "0.75 0.12 0.1 1", "1 0 0 0")],
-    "orange": [("ellipsoid", "0.038 0.038 0.037", "0 0 0", "0.95 0.55 0.1 1", "1 0 0 0")],
+    "apple": [("ellipsoid", "0.032 0.032 0.030", "0 0 0", "0.75 0.12 0.1 1", "1 0 0 0")],
+    "orange": [("ellipsoid", "0.032 0.032 0.031", "0 0 0", "0.95 0.55 0.1 1", "1 0 0 0")],
 }  # fmt: skip
 
 

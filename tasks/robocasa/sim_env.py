@@ -155,14 +155,26 @@ class RoboCasaEnv:
         """For scripted experts (learned policies ignore it): world-frame poses (xyz + xyzw quaternion) of the
         robot base, end effector and task objects, and the target fixture's door / drawer state."""
         env = self.env
+        robot = env.robots[0]
+        qvel = np.array([env.sim.data.qvel[i] for i in robot._ref_gripper_joint_vel_indexes["right"]])
         out: dict[str, Any] = {
             "base_pos": base_pos, "base_mat": base_mat, "eef_pos": eef_pos, "eef_mat": eef_mat, "gripper": gripper,
+            "gripper_qvel": qvel,
         }  # fmt: skip
         for name, obj in env.objects.items():
             body = env.obj_body_id[obj.name]
             out[f"obj:{name}:pos"] = np.array(env.sim.data.body_xpos[body])
             out[f"obj:{name}:mat"] = np.array(env.sim.data.body_xmat[body]).reshape(3, 3)
             out[f"obj:{name}:half_size"] = np.asarray(obj.size, dtype=np.float64) / 2
+            offset = (np.asarray(obj.top_offset) + np.asarray(obj.bottom_offset)) / 2  # reg_bbox centre, object frame
+            out[f"obj:{name}:center"] = out[f"obj:{name}:pos"] + out[f"obj:{name}:mat"] @ offset
+        if hasattr(env, "start_pos"):  # CounterPickLift: where the object stood at reset
+            out["obj:obj:start_pos"] = np.asarray(env.start_pos, dtype=np.float64)
+        counter = getattr(env, "counter", None)
+        if counter is not None:
+            out["fixture:counter:pos"] = np.asarray(counter.pos, dtype=np.float64)
+            out["fixture:counter:size"] = np.asarray(counter.size, dtype=np.float64)
+            out["fixture:counter:rot"] = float(getattr(counter, "rot", 0.0))
         for ref in ("drawer", "cab", "fxtr"):
             fixture = getattr(env, ref, None)
             if fixture is None or not hasattr(fixture, "get_door_state"):

@@ -149,6 +149,7 @@ def _notes() -> list[str]:
 
 _COMMON: dict[str, Any] = dict(
     default_policy="random",
+    expert="policies.expert.robocasa:RoboCasaExpert",
     build_env=_build_env,
     notes=_notes,
     headline="success_once",  # RoboCasa's evaluation ends an episode at its first success
