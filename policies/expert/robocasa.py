@@ -27,28 +27,29 @@ POS_SCALE = 0.05  # m per unit of arm action (RoboCasa's OSC output_max)
 ROT_SCALE = 0.5  # rad per unit
 GAIN = 3.0  # arm action = GAIN * error / scale, clipped to [-1, 1] (the OSC covers ~1/5 of a delta per step)
 HOVER = 0.10  # m above the grasp point
-CARRY = 0.10  # m above the start height while carrying
+CARRY = 0.07  # m above the start height while carrying (S.R.L. needs 0.05; higher stalls the arm far out)
 PLACE_OFFSET = 0.18  # m beside the start (success needs >= 0.10)
 ALIGN_XY = 0.012  # m
 ALIGN_YAW = 0.12  # rad
 GRASP_TOL = 0.012  # m
+CLOSING_AXIS = 0  # the Panda fingers of RoboCasa's PandaOmron close along the grasp site's x axis
 OPEN_WIDTH = 0.07  # finger gap above this: open (fully open ~0.08 m)
 
 
-def _yaw_target(narrow_axis: np.ndarray, current_y: np.ndarray) -> float:
-    """Yaw (world) for the gripper's closing axis (its y axis) along ``narrow_axis``, the one of the two
-    (mod pi) closest to the current closing axis."""
+def _yaw_target(narrow_axis: np.ndarray, current_closing: np.ndarray) -> float:
+    """Yaw (world) for the gripper's closing axis along ``narrow_axis``, the one of the two (mod pi) closest to
+    the current closing axis."""
     yaw = float(np.arctan2(narrow_axis[1], narrow_axis[0]))
-    now = float(np.arctan2(current_y[1], current_y[0]))
+    now = float(np.arctan2(current_closing[1], current_closing[0]))
     turn = (yaw - now + np.pi / 2) % np.pi - np.pi / 2
     return now + turn
 
 
 def _down_frame(yaw: float) -> np.ndarray:
-    """Rotation whose z axis points down and whose y axis points along ``yaw`` in the horizontal plane."""
-    y = np.array([np.cos(yaw), np.sin(yaw), 0.0])
+    """Rotation whose z axis points down and whose closing axis (x, ``CLOSING_AXIS``) points along ``yaw``."""
+    x = np.array([np.cos(yaw), np.sin(yaw), 0.0])
     z = np.array([0.0, 0.0, -1.0])
-    return np.stack([np.cross(y, z), y, z], axis=1)
+    return np.stack([x, np.cross(z, x), z], axis=1)
 
 
 class RoboCasaExpert:
@@ -96,7 +97,7 @@ class RoboCasaExpert:
         width = float(gripper[0] - gripper[1])
         settled = float(np.max(np.abs(p["gripper_qvel"]))) < 0.005
         narrow = obj_mat[:, int(np.argmin(half[:2]))]
-        yaw = _yaw_target(narrow, np.asarray(p["eef_mat"])[:, 1])
+        yaw = _yaw_target(narrow, np.asarray(p["eef_mat"])[:, CLOSING_AXIS])
         goal_mat = _down_frame(yaw)
         # grasp point: a little above the middle, at least 2 cm below the top and 1.2 cm above the bottom, and
         # at most 3.5 cm below the top (the palm sits ~4.5 cm above the grasp site)
