@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,16 @@ def run_cli(module: str, *args: str, timeout: float = 600, env: dict | None = No
     return subprocess.run(
         [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=full_env
     )
+
+
+def require_simulator_venv(env: Any) -> None:
+    """Module-level guard for tests of a suite whose simulator lives in its own venv (``tasks.external``):
+    skip where it is not installed, fail in CI (which installs it with scripts/install.sh)."""
+    if env.python.exists():
+        return
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{env.name} venv missing in CI: {env.python}")
+    pytest.skip(f"{env.name} venv not installed ({env.install_command})", allow_module_level=True)
 
 
 def run_dir_of(proc: subprocess.CompletedProcess) -> Path:

@@ -5,7 +5,6 @@ deviation labels reach the manifest; a disabled Vulkan compatibility layer on CP
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -14,14 +13,11 @@ from harness.registry import SUITES
 from tasks.simpler_google import grids
 from tasks.simpler_google.sim_env import has_nvidia_vulkan
 from tasks.simpler_google.suites import python_env
-from tests.conftest import run_dir_of
+from tests.conftest import require_simulator_venv, run_dir_of
 
 pytestmark = pytest.mark.sim
 
-if not python_env().python.exists():
-    if os.environ.get("CI"):  # CI installs it (scripts/install.sh): a missing venv there is a failure
-        raise RuntimeError(f"simpler_google venv missing in CI: {python_env().python}")
-    pytest.skip("simpler_google venv not installed (bash tasks/simpler_google/install.sh)", allow_module_level=True)
+require_simulator_venv(python_env())
 
 SUITE = SUITES.build("simpler_google")
 STILL = np.zeros(7)
