@@ -33,7 +33,10 @@ def _build_env(task: TaskSpec, **options: Any):  # type: ignore[no-untyped-def]
 
 # Trained policies that meet their suite's target on the evaluation scenes (see their measured.json); the other
 # LIBERO suites keep the privileged scripted expert as default.
-_DEFAULT_POLICIES = {"libero_object": ("baku", "policies/checkpoints/libero_object_baku_cpu")}
+_DEFAULT_POLICIES = {
+    "libero_object": ("baku", "policies/checkpoints/libero_object_baku_cpu"),
+    "libero_spatial": ("baku", "policies/checkpoints/libero_spatial_baku_cpu"),
+}
 
 
 def _make_suite(name: str) -> SimSuite:
