@@ -17,6 +17,12 @@ SHARED: dict[str, Any] = {
 EXTRA: dict[str, dict[str, Any]] = {
     "diffusion": {"down_dims": [16, 32], "train_timesteps": 20, "inference_steps": 4, "text_dim": 8},
     "baku": {"d_model": 32, "layers": 1, "heads": 2, "head_hidden": 32, "dropout": 0.0},
+    "lapa": {"d_model": 32, "layers": 1, "heads": 2, "dropout": 0.0, "bins": 8, "obs_horizon": 1,
+             "action_horizon": 1, "n_action_steps": 1},
+}
+# model-builder info beyond INFO that a policy's data builder provides (LAPA: the quantile bins of its data)
+EXTRA_INFO: dict[str, dict[str, Any]] = {
+    "lapa": {"action_bins": [[-1.0, -0.5, 0.0, 0.5, 1.0]] * 6 + [[-1.5, 0.0, 1.5]]},
 }
 INFO = {"action_dim": 7, "proprio_dim": 8, "num_views": 1, "quat_order": "wxyz"}
 

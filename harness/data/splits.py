@@ -44,10 +44,13 @@ class DemoSplit:
         return len(self.val)
 
 
-def split_files(paths: Sequence[Path | str], val_fraction: float, seed: int) -> DemoSplit:
-    """The split of every demo of ``paths`` (files are opened for their demo names only)."""
+def split_files(
+    paths: Sequence[Path | str], val_fraction: float, seed: int, require_actions: bool = True
+) -> DemoSplit:
+    """The split of every demo of ``paths`` (files are opened for their demo names only); without
+    ``require_actions``, of every demo_* and clip_* group (action-free training)."""
     val: set[tuple[str, str]] = set()
     for path in paths:
-        meta = open_demo_file(Path(path), obs_keys=())
+        meta = open_demo_file(Path(path), require_actions=require_actions, obs_keys=())
         val.update((_file_key(path), name) for name in split_episodes(meta.names, val_fraction, seed)[1])
     return DemoSplit(frozenset(val))

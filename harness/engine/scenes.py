@@ -72,12 +72,13 @@ def checkpoint_scenes(folder: str | Path) -> list[str] | None:
 
 def training_scenes(paths: Sequence[Path], model_cfg: Any) -> list[str]:
     """Scenes behind a new checkpoint: its data files plus every checkpoint it builds on (the ``init`` of a
-    world-model stage, a frozen ``encoder`` trained here). A parent without a record makes the result
-    contain ``*#unknown``, which evaluation treats as possibly overlapping."""
+    later training stage, a frozen ``encoder`` trained here, the ``laq`` quantizer that labels LAPA's clips).
+    A parent without a record makes the result contain ``*#unknown``, which evaluation treats as possibly
+    overlapping."""
     scenes: set[str] = set()
     for path in paths:
         scenes.update(scenes_of_file(Path(path)))
-    for field in ("init", "encoder"):
+    for field in ("init", "encoder", "laq"):
         parent = getattr(model_cfg, field, "")
         if not parent or str(parent).startswith("hf:") or not (Path(parent) / "config.json").exists():
             continue

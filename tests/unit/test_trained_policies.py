@@ -91,9 +91,10 @@ def test_act_and_sample_shapes_and_distinct_samples(trained):
     policy.reset(episode)
     obs = _obs(np.random.default_rng(0))
     chunk = policy.act(obs)
-    assert chunk.shape == (4, 7) and chunk.dtype == np.float32 and np.isfinite(chunk).all()  # the whole chunk
+    h = policy.cfg.action_horizon
+    assert chunk.shape == (h, 7) and chunk.dtype == np.float32 and np.isfinite(chunk).all()  # the whole chunk
     samples = policy.sample(obs, 5, np.random.default_rng(1))
-    assert samples.shape == (5, 4, 7) and np.isfinite(samples).all()
+    assert samples.shape == (5, h, 7) and np.isfinite(samples).all()
     flat = samples.reshape(5, -1)
     dists = np.linalg.norm(flat[:, None] - flat[None], axis=-1)[np.triu_indices(5, 1)]
     assert dists.min() > 1e-4, "sample(n) returned identical chunks"
@@ -167,6 +168,8 @@ def test_history_holds_consecutive_steps_via_observe(trained):
     frames (as in training), and act() on an already observed frame does not advance it again."""
     key, out = trained[:2]
     policy = POLICIES.build(key.split("/")[1], checkpoint=str(out))
+    if policy.cfg.obs_horizon < 2:
+        pytest.skip(f"{key} reads one observation (obs_horizon 1): no history to check")
     policy.reset(make_episodes([TASK], 1, 0)[0])
     rng = np.random.default_rng(0)
     first, second = _obs(rng), _obs(rng)
@@ -196,7 +199,7 @@ def test_policy_returns_full_chunk_and_declares_execution(trained):
     policy.reset(make_episodes([TASK], 1, 0)[0])
     chunk = policy.act(_obs(np.random.default_rng(0)))
     assert chunk.shape[0] == policy.chunk_length == policy.cfg.action_horizon
-    assert policy.execute_steps == policy.cfg.n_action_steps < policy.chunk_length
+    assert policy.execute_steps == policy.cfg.n_action_steps <= policy.chunk_length
 
 
 SHIPPED = sorted(p for p in (Path(__file__).resolve().parents[2] / "policies" / "checkpoints").iterdir() if p.is_dir())

@@ -1,0 +1,142 @@
+"""LAPA's latent action quantizer: NSVQ (L9 of the LAPA issue), the LAQ model's contracts, learning on a toy
+dataset of 4 distinct motions, and the training CLI on an action-free clip file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from harness.nn.quantizers import NSVQ, lapa_replacement_due, perplexity
+from world_models.laq import LAQConfig, LatentActionQuantizer, frame_pairs, load_laq
+
+TINY = dict(image_size=32, patch_size=4, dim=32, heads=2, spatial_depth=1, temporal_depth=1, decoder_depth=1)
+
+
+def test_nsvq_substituted_vector_is_exactly_quantization_error_away_from_x():
+    torch.manual_seed(0)
+    vq = NSVQ(8, 16).train()
+    x = torch.randn(64, 16)
+    out, idx = vq(x, torch.Generator().manual_seed(1))
+    assert torch.allclose((out - x).norm(dim=1), vq.quantization_error(x), rtol=1e-4, atol=1e-6)
+    assert torch.equal(idx, vq.nearest(x))
+    vq.eval()
+    hard, idx2 = vq(x)
+    assert torch.equal(hard, vq.codebook[idx2])  # labelling: the hard code, no noise
+
+
+def test_nsvq_only_selected_codes_get_gradient():
+    torch.manual_seed(0)
+    vq = NSVQ(8, 4).train()
+    x = vq.codebook.detach()[:2] + 0.1 * torch.randn(2, 4)  # near codes 0 and 1 only
+    out, idx = vq(x, torch.Generator().manual_seed(0))
+    out.pow(2).sum().backward()
+    has_grad = vq.codebook.grad.abs().sum(dim=1) > 0
+    assert set(idx.tolist()) == {0, 1}
+    assert has_grad.tolist() == [i in (0, 1) for i in range(8)]
+
+
+def test_replacement_leaves_no_duplicate_codes_and_moves_dead_ones_near_live_ones():
+    torch.manual_seed(0)
+    vq = NSVQ(8, 4, discard_threshold=0.1, jitter=1e-2).train()
+    x = vq.codebook.detach()[3].repeat(32, 1)  # every vector on code 3: 7 dead codes
+    vq(x)
+    assert vq.replace_dead(batch_size=32, generator=torch.Generator().manual_seed(0)) == 7
+    book = vq.codebook.detach()
+    dists = torch.cdist(book, book) + torch.eye(8) * 1e9
+    assert float(dists.min()) > 1e-4  # LAPA's 1e-12 jitter would leave exact duplicates
+    assert float((book - book[3]).norm(dim=1).max()) < 0.2  # all moved onto the live code, jittered
+    assert float(vq.usage.sum()) == 0  # counters reset
+
+
+def test_lapa_replacement_schedule_and_perplexity():
+    due = [s for s in range(0, 6000) if lapa_replacement_due(s)]
+    assert due[:3] == [10, 20, 30] and 100 in due and 900 in due and 1500 in due and due[-1] == 4500
+    assert 0 not in due and 150 not in due and 5000 not in due
+    assert perplexity(torch.zeros(10, dtype=torch.long), 8) == pytest.approx(1.0)
+    assert perplexity(torch.arange(8), 8) == pytest.approx(8.0, rel=1e-5)
+
+
+def test_laq_shapes_stop_gradient_queries_and_codes():
+    torch.manual_seed(0)
+    model = LatentActionQuantizer(LAQConfig(**TINY))
+    first, last = torch.rand(3, 3, 32, 32), torch.rand(3, 3, 32, 32)
+    recon, codes = model.reconstruct(first, last, torch.Generator().manual_seed(0))
+    assert recon.shape == (3, 3, 32, 32) and codes.shape == (3, 4)
+    assert model.latent_delta(first, last).shape == (3, 4, 32)
+    labels = model.label(first, last)
+    assert labels.shape == (3, 4) and int(labels.max()) < 8
+    assert torch.equal(model.unpatchify(model.patchify(first)), first)
+    # the decoder's queries are stop-gradient patch embeddings of x_t: decoding alone trains no patch embedding
+    model.zero_grad()
+    model.decode_codes(first, labels).sum().backward()
+    assert all(p.grad is None or float(p.grad.abs().sum()) == 0 for p in model.patch_emb.parameters())
+    assert model.to_pixels.weight.grad is not None
+
+
+def _motion_pairs(n: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """A 6 px white square on black moved 5 px in one of 4 directions: (x_t, x_{t+H}, direction)."""
+    moves = np.array([(0, 5), (0, -5), (5, 0), (-5, 0)])
+    first, last = np.zeros((n, 3, 32, 32), np.float32), np.zeros((n, 3, 32, 32), np.float32)
+    label = rng.integers(0, 4, n)
+    for i in range(n):
+        r, c = rng.integers(6, 20, 2)
+        dr, dc = moves[label[i]]
+        first[i, :, r : r + 6, c : c + 6] = 1.0
+        last[i, :, r + dr : r + dr + 6, c + dc : c + dc + 6] = 1.0
+    return torch.from_numpy(first), torch.from_numpy(last), label
+
+
+def test_laq_learns_distinct_codes_for_distinct_motions():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = LatentActionQuantizer(LAQConfig(**TINY)).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.99))
+    gen = torch.Generator().manual_seed(0)
+    losses = []
+    for _ in range(300):
+        first, last, _ = _motion_pairs(32, rng)
+        loss, logs = model.compute_loss({"first": first, "last": last}, gen)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:20])
+    model.eval()
+    first, last, label = _motion_pairs(400, rng)
+    codes = model.label(first, last).numpy()
+    assert len(np.unique(codes)) > 1
+    # latent -> action probe: nearest centroid of one-hot codes, fitted on half, scored on the other half
+    onehot = np.eye(8)[codes].reshape(len(codes), -1)
+    fit, test = slice(0, 200), slice(200, 400)
+    centroids = np.stack([onehot[fit][label[fit] == k].mean(0) for k in range(4)])
+    guess = ((onehot[test][:, None] - centroids[None]) ** 2).sum(-1).argmin(1)
+    assert (guess == label[test]).mean() > 0.35  # chance 0.25; 200 test pairs: 0.35 is over 3 sd above it
+
+
+def test_frame_pairs_stay_inside_each_clip():
+    pairs = frame_pairs([5, 2, 8], gap=3)
+    assert pairs.tolist() == [[0, 0], [0, 1], [2, 0], [2, 1], [2, 2], [2, 3], [2, 4]]
+
+
+def test_train_cli_on_action_free_clips_and_load(tmp_path):
+    from harness.data.hdf5_io import DemoWriter
+    from harness.train import main
+    from tests.tiny_data import tiny_demo
+
+    path = tmp_path / "clips.hdf5"
+    writer = DemoWriter(path, "put carrot on plate", {"suite": "simpler_bridge"}, prefix="clip")
+    for seed in range(4):
+        clip = tiny_demo(10, seed, size=32)
+        clip.actions = clip.states = None
+        writer.append(clip)
+    out = tmp_path / "laq"
+    sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
+    args = ["--component", "world_model", "--name", "laq", "--data", str(path), "--out", str(out), *sets,
+            "--set", "frame_gap=3", "--steps", "3", "--batch-size", "4", "--no-progress", "--val-fraction", "0.25"]
+    assert main(args) == 0
+    model = load_laq(out)
+    assert not model.training
+    x = torch.rand(2, 3, 32, 32)
+    assert model.label(x, x).shape == (2, 4)
