@@ -27,8 +27,9 @@ TALL_CARRY_SPEED = 0.5  # max action while carrying a tall object
 TALL_PLACE_CLEARANCE = 0.02  # m between a tall object's bottom and the target when it is released
 FLAT, GRIPPER_SPAN = 0.03, 0.075  # m: lower than FLAT and wider than the open gripper -> pushed, not grasped
 PUSH_HEIGHT = 0.012  # m above the object's bottom where the fingertips push it
-PUSH_INSET = 0.025  # m inside the rim where the fingertips go down
+PUSH_INSET = 0.035  # m inside the rim where the fingertips go down
 PUSH_OVERSHOOT = 0.04  # m the fingers push past where the plate would be on target (it lags and slips)
+PUSH_SPEED = 0.35  # of the controller's full step while pushing (faster lets the rim slip past the fingers)
 PUSH_TOL = 0.012  # m: pushed object's centre this close to the target -> done
 # the downward Panda hand around its fingertips (measured from its collision geoms): x, y half extents [m]
 HAND_HALF, HAND_BOTTOM, HAND_MID_HEIGHT = (0.035, 0.11), 0.024, 0.075
@@ -401,7 +402,7 @@ def push(priv: dict[str, Any], obj: str, target: str, start_rot: Rotation) -> li
             CLOSE,
             rot=rot,
             tol=0.015,
-            speed=0.5,
+            speed=PUSH_SPEED,
             timeout=30,
             done=arrived,
             tags=("until_goal",),

@@ -1,0 +1,68 @@
+"""IGOR's latent predictiveness metric: ~1 for shuffled latents, well below 1 where latents encode the action."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from harness.errors import HarnessError
+from world_models.latent_metrics import grouped, knn_action_std, main, pair_actions
+
+
+def _synthetic(m: int = 1200, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    actions = rng.normal(size=(m, 7))
+    episodes = np.repeat(np.arange(m // 20), 20)
+    steps = np.tile(np.arange(20), m // 20)
+    return actions, episodes, steps, rng
+
+
+def test_latents_that_encode_the_action_score_well_below_one_and_shuffled_ones_near_one():
+    actions, episodes, steps, rng = _synthetic()
+    latents = actions + 0.05 * rng.normal(size=actions.shape)
+    good = knn_action_std(latents, actions, episodes, steps, [4, 32])
+    shuffled = knn_action_std(latents[rng.permutation(len(latents))], actions, episodes, steps, [4, 32])
+    assert all(v < 0.6 for v in grouped(good[4]).values())  # 7-D actions, 1200 pairs: 0.42 measured
+    assert all(grouped(good[k])[g] < grouped(shuffled[k])[g] for k in (4, 32) for g in ("movement", "gripper"))
+    assert all(0.8 < v < 1.1 for v in grouped(shuffled[32]).values())
+    assert set(grouped(good[4])) == {"movement", "rotation", "gripper"}
+
+
+def test_same_episode_neighbours_within_the_window_are_excluded():
+    actions, episodes, steps, _ = _synthetic(400)
+    # latents identical within each episode: without the exclusion every neighbour would be a same-episode frame
+    latents = episodes[:, None].astype(float) * np.ones((1, 3))
+    with_window = knn_action_std(latents, actions, episodes, steps, [2], window=100)
+    assert np.isfinite(with_window[2]).all()
+    with pytest.raises(HarnessError, match="every N must be"):
+        knn_action_std(latents, actions, episodes, steps, [1])
+
+
+def test_pair_actions_sum_the_arm_and_keep_the_last_gripper_command():
+    acts = np.array([[1.0, 0, 0, 0, 0, 0, -1], [2.0, 0, 0, 0, 0, 0, 1], [3.0, 0, 0, 0, 0, 0, 1]])
+    out = pair_actions(acts, 2)
+    assert out.shape == (1, 7) and out[0, 0] == 3.0 and out[0, -1] == 1.0
+
+
+def test_cli_on_a_tiny_quantizer(tmp_path, capsys):
+    from harness.train import main as train_main
+    from tests.tiny_data import write_tiny_demos
+
+    demos = write_tiny_demos(tmp_path / "demos.hdf5", n=8, T=16, size=32)
+    laq = tmp_path / "laq"
+    sets = {"image_size": 32, "patch_size": 4, "dim": 32, "heads": 2, "spatial_depth": 1, "temporal_depth": 1,
+            "decoder_depth": 1, "frame_gap": 2}  # fmt: skip
+    args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+    assert train_main(["--component", "world_model", "--name", "laq", "--data", str(demos), "--out", str(laq),
+                       *args, "--steps", "2", "--batch-size", "8", "--no-progress"]) == 0  # fmt: skip
+    out = tmp_path / "metric"
+    assert main(["knn-std", "--model", "laq", "--checkpoint", str(laq), "--data", str(demos), "--ks", "2,4",
+                 "--out", str(out)]) == 0  # fmt: skip
+    report = json.loads((out / "knn_std.json").read_text())
+    assert report["pairs"] == 8 * 14 and set(report["results"]) == {"laq", "shuffled latents"}
+    assert (out / "knn_std.png").is_file()
+    capsys.readouterr()
+    assert main(["knn-std", "--model", "laq", "--checkpoint", str(tmp_path / "nope"), "--data", str(demos)]) == 2
+    assert "folder not found" in capsys.readouterr().err

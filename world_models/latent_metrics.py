@@ -1,0 +1,179 @@
+"""Latent-action predictiveness (IGOR, paper 000 §3.4.2, Fig. 6b): for held-out frame pairs, the standard
+deviation of the true actions among each pair's N nearest neighbours in latent space, divided per action dimension
+by that dimension's standard deviation over all pairs, averaged over the queries; reported for movement (dims
+0-2), rotation (3-5) and gripper (6) against log N, beside a shuffled-latent baseline (~1 by construction).
+Below 1: the latent predicts the action.
+
+Choices (the paper does not state them): the action of a pair (x_t, x_{t+H}) is the sum of the H arm actions
+a_t..a_{t+H-1} and the gripper command a_{t+H-1}; the query itself and its own episode's pairs within ``window``
+steps are never neighbours; ties (discrete codes) are broken at random; sample std with ddof = 1.
+
+    python -m world_models.latent_metrics knn-std --model laq --checkpoint LAQ_DIR --data DEMOS.hdf5 [...]
+        [--ks 2,4,8,...] [--window 3] [--quantized] [--out DIR]   -> DIR/knn_std.json and DIR/knn_std.png
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from harness.config import OneLineParser
+from harness.errors import HarnessError, cli_entry
+
+GROUPS = {"movement": (0, 1, 2), "rotation": (3, 4, 5), "gripper": (6,)}
+BLOCK = 512
+
+
+def knn_action_std(
+    latents: np.ndarray,
+    actions: np.ndarray,
+    episodes: np.ndarray,
+    steps: np.ndarray,
+    ks: Sequence[int],
+    window: int = 3,
+    seed: int = 0,
+) -> dict[int, np.ndarray]:
+    """latents [M, L], actions [M, Da], episode ids [M], step indices [M] -> {N: normalised std [Da]} (mean over
+    queries of the std of the N nearest neighbours' actions, divided by the global std of each dimension)."""
+    latents = np.asarray(latents, dtype=np.float64)
+    actions = np.asarray(actions, dtype=np.float64)
+    m = len(latents)
+    if min(ks) < 2 or max(ks) >= m - 2 * window - 1:
+        raise HarnessError(f"knn-std: every N must be in 2..{m - 2 * window - 2} for {m} pairs, got {list(ks)}")
+    rng = np.random.default_rng(seed)
+    scale = actions.std(axis=0, ddof=1)
+    scale[scale == 0] = 1.0
+    kmax = max(ks)
+    sums = {k: np.zeros(actions.shape[1]) for k in ks}
+    sq = (latents**2).sum(1)
+    for start in range(0, m, BLOCK):
+        stop = min(start + BLOCK, m)
+        d = sq[start:stop, None] + sq[None] - 2 * latents[start:stop] @ latents.T  # squared distances
+        d += rng.uniform(0.0, 1e-9, d.shape)  # random tie-breaking (identical discrete codes)
+        near = np.abs(steps[start:stop, None] - steps[None]) <= window
+        same = (episodes[start:stop, None] == episodes[None]) & near
+        d[same] = np.inf  # the query itself and its near-duplicate frames
+        nearest = np.argpartition(d, kmax, axis=1)[:, :kmax]
+        order = np.take_along_axis(d, nearest, 1).argsort(1)
+        nearest = np.take_along_axis(nearest, order, 1)
+        for k in ks:
+            sums[k] += actions[nearest[:, :k]].std(axis=1, ddof=1).sum(0)
+    return {k: sums[k] / m / scale for k in ks}
+
+
+def grouped(per_dim: np.ndarray) -> dict[str, float]:
+    """Normalised std per dimension -> mean per group (movement / rotation / gripper; dims that exist)."""
+    return {g: float(np.mean([per_dim[i] for i in dims])) for g, dims in GROUPS.items() if max(dims) < len(per_dim)}
+
+
+def pair_actions(actions: np.ndarray, gap: int) -> np.ndarray:
+    """Episode actions [T, Da] -> the action of every pair (t, t+gap), t < T - gap: [T - gap, Da] (arm dims summed
+    over the gap, the gripper's last command)."""
+    t = len(actions) - gap
+    windows = np.stack([actions[i : i + t] for i in range(gap)])  # [gap, t, Da]
+    out = windows.sum(0)
+    out[:, -1] = windows[-1, :, -1]
+    return out
+
+
+def laq_latents(checkpoint: str, paths: list[Path], quantized: bool) -> tuple[np.ndarray, ...]:
+    """(latents [M, 4 * q], pair actions [M, Da], episode ids [M], steps [M]) of every demo's pairs."""
+    import torch
+
+    from harness.data.features import resize_image
+    from harness.data.hdf5_io import open_demo_file, read_demo
+    from harness.nn.vision import images_to_float
+    from world_models.laq import load_laq
+
+    model = load_laq(checkpoint)
+    gap, key, size = model.cfg.frame_gap, model.cfg.image_key, model.cfg.image_size
+    lat, act, eps, steps = [], [], [], []
+    for path in paths:
+        meta = open_demo_file(Path(path), obs_keys=(key,))
+        for name in meta.names:
+            demo = read_demo(meta.path, name, (key,))
+            if demo.actions is None or len(demo.actions) <= gap:
+                continue
+            x = images_to_float(torch.from_numpy(np.stack([resize_image(f, size) for f in demo.obs[key]])))
+            with torch.no_grad():
+                delta = model.latent_delta(x[:-gap], x[gap:])  # [T - gap, 4, q]
+                if quantized:
+                    codes = model.quantizer.nearest(delta.reshape(-1, delta.shape[-1]))
+                    delta = model.quantizer.codebook[codes].view(delta.shape)
+            lat.append(delta.flatten(1).numpy())
+            act.append(pair_actions(np.asarray(demo.actions, dtype=np.float64), gap))
+            eps.append(np.full(len(delta), len(eps)))
+            steps.append(np.arange(len(delta)))
+    if not lat:
+        raise HarnessError(f"knn-std: no demo in {', '.join(map(str, paths))} is longer than the gap {gap}")
+    return np.concatenate(lat), np.concatenate(act), np.concatenate(eps), np.concatenate(steps)
+
+
+EXTRACTORS = {"laq": laq_latents}
+
+
+def _plot(results: dict[str, dict[int, dict[str, float]]], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = list(next(iter(next(iter(results.values())).values())))
+    fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3.2), sharey=True)
+    for ax, group in zip(np.atleast_1d(axes), groups, strict=True):
+        for label, by_k in results.items():
+            ks = sorted(by_k)
+            ax.plot(ks, [by_k[k][group] for k in ks], marker="o", label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_title(group)
+        ax.set_xlabel("neighbours N")
+        ax.axhline(1.0, color="grey", lw=0.5)
+    np.atleast_1d(axes)[0].set_ylabel("action std / global std")
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+@cli_entry
+def main(argv: Sequence[str] | None = None) -> int:
+    p = OneLineParser(prog="python -m world_models.latent_metrics", description=__doc__.split("\n")[0])
+    p.add_argument("command", choices=["knn-std"])
+    p.add_argument("--model", choices=sorted(EXTRACTORS), required=True)
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", nargs="+", required=True, help="held-out demo HDF5 file(s) (with actions)")
+    p.add_argument("--ks", default="2,4,8,16,32,64,128")
+    p.add_argument("--window", type=int, default=3)
+    p.add_argument("--quantized", action="store_true", help="quantized codes instead of the continuous latent")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="results/latent_metrics")
+    args = p.parse_args(argv)
+    try:
+        ks = [int(k) for k in args.ks.split(",") if k]
+    except ValueError:
+        raise HarnessError(f"--ks expects comma-separated integers, got {args.ks!r}") from None
+    if not Path(args.checkpoint).is_dir():
+        raise HarnessError(f"--checkpoint: folder not found: {args.checkpoint}")
+    latents, actions, episodes, steps = EXTRACTORS[args.model](args.checkpoint, [Path(d) for d in args.data],
+                                                               args.quantized)  # fmt: skip
+    shuffled = np.random.default_rng(args.seed).permutation(len(latents))
+    results = {}
+    for label, lat in ((args.model, latents), ("shuffled latents", latents[shuffled])):
+        per_k = knn_action_std(lat, actions, episodes, steps, ks, args.window, args.seed)
+        results[label] = {k: grouped(v) for k, v in per_k.items()}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"model": args.model, "checkpoint": args.checkpoint, "data": args.data, "pairs": len(latents),
+              "quantized": args.quantized, "window": args.window, "results": results}  # fmt: skip
+    (out / "knn_std.json").write_text(json.dumps(report, indent=2) + "\n")
+    _plot(results, out / "knn_std.png")
+    print(json.dumps({label: by_k[min(by_k)] for label, by_k in results.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
