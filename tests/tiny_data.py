@@ -40,6 +40,16 @@ def tiny_demo(T: int, seed: int, size: int = 16, views: tuple[str, ...] = ("agen
     )
 
 
+def write_tiny_clips(path: Path, n: int, T: int, size: int = 32) -> Path:
+    """Action-free clips (clip_i groups: frames and instruction only) of ``tiny_demo``s."""
+    writer = DemoWriter(path, INSTRUCTIONS[0], {"suite": "simpler_bridge"}, prefix="clip")
+    for seed in range(n):
+        clip = tiny_demo(T, seed, size)
+        clip.actions = clip.states = None
+        writer.append(clip)
+    return path
+
+
 def write_tiny_demos(path: Path, n: int = 6, T: int = 12, size: int = 16, suite: str = "simpler_bridge") -> Path:
     writer = DemoWriter(path, INSTRUCTIONS[0], {"suite": suite, "tasks": ["t0", "t1"], "generator": "test"})
     for i in range(n):

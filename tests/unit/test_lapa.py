@@ -14,7 +14,7 @@ from harness.nn.action_bins import fit_quantile_bins
 from harness.nn.checkpoint import load_checkpoint
 from harness.registry import POLICIES
 from harness.train import main as train_main
-from tests.tiny_data import tiny_demo, write_tiny_demos
+from tests.tiny_data import write_tiny_clips, write_tiny_demos
 
 TINY_LAQ = dict(image_size=32, patch_size=4, dim=32, heads=2, spatial_depth=1, temporal_depth=1, decoder_depth=1,
                 frame_gap=3)  # fmt: skip
@@ -46,14 +46,7 @@ def _sets(values: dict) -> list[str]:
 @pytest.fixture(scope="module")
 def stages(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lapa")
-    from harness.data.hdf5_io import DemoWriter
-
-    clips = tmp / "clips.hdf5"
-    writer = DemoWriter(clips, "put carrot on plate", {"suite": "simpler_bridge"}, prefix="clip")
-    for seed in range(6):
-        clip = tiny_demo(12, seed, size=32)
-        clip.actions = clip.states = None
-        writer.append(clip)
+    clips = write_tiny_clips(tmp / "clips.hdf5", n=6, T=12)
     demos = write_tiny_demos(tmp / "demos.hdf5")
     common = ["--steps", "3", "--batch-size", "8", "--no-progress", "--val-fraction", "0.2"]
     laq = tmp / "laq"

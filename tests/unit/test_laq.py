@@ -121,16 +121,10 @@ def test_frame_pairs_stay_inside_each_clip():
 
 
 def test_train_cli_on_action_free_clips_and_load(tmp_path):
-    from harness.data.hdf5_io import DemoWriter
     from harness.train import main
-    from tests.tiny_data import tiny_demo
+    from tests.tiny_data import write_tiny_clips
 
-    path = tmp_path / "clips.hdf5"
-    writer = DemoWriter(path, "put carrot on plate", {"suite": "simpler_bridge"}, prefix="clip")
-    for seed in range(4):
-        clip = tiny_demo(10, seed, size=32)
-        clip.actions = clip.states = None
-        writer.append(clip)
+    path = write_tiny_clips(tmp_path / "clips.hdf5", n=4, T=10)
     out = tmp_path / "laq"
     sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
     args = ["--component", "world_model", "--name", "laq", "--data", str(path), "--out", str(out), *sets,
