@@ -67,7 +67,9 @@ class LiberoTaskEnv:
         ``split="eval"``: LIBERO's fixed init state ``init_index`` (one of the task's 50 evaluation
         scenes). LIBERO's init states hold object poses but not the placement of fixed fixtures (cabinet,
         stove, rack), which robosuite re-samples at every rebuild (measured: up to 9 mm); we seed that
-        sampling with the init index, so init state i is the same scene in every run and for every planner.
+        sampling with the init index. KNOWN BUG (2026-11-23, README limitations): the seed does not pin the
+        fixtures. Their placement still depends on the resets this process did before (two consecutive
+        reset(5) calls: cabinet / stove 3.7 mm apart), so scenes with fixtures vary with episode order.
         ``split="train"``: training scene ``init_index``: objects (and fixtures) sampled by the task's own
         BDDL placement distribution (robosuite's placement initializer, as LIBERO's released demos were
         collected) with seed TRAIN_SEED_BASE + init_index, disjoint from the evaluation seeds 0..49.
