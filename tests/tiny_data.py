@@ -9,6 +9,9 @@ import numpy as np
 from harness.data.hdf5_io import Demo, DemoWriter
 
 INSTRUCTIONS = ("put carrot on plate", "put the spoon on the towel")
+# a latent action quantizer small enough for tests (32 px frames, patch 4: LAPA's 8 x 8 token grid)
+TINY_LAQ = {"image_size": 32, "patch_size": 4, "dim": 32, "heads": 2, "spatial_depth": 1, "temporal_depth": 1,
+            "decoder_depth": 1}  # fmt: skip
 
 
 def tiny_demo(T: int, seed: int, size: int = 16, views: tuple[str, ...] = ("agentview_rgb",)) -> Demo:

@@ -37,6 +37,7 @@ from harness.errors import HarnessError
 from harness.nn.attention import Block
 from harness.nn.quantizers import NSVQ, lapa_replacement_due, perplexity
 from harness.nn.training import Trainable, TrainData
+from harness.nn.vision import images_to_float
 from harness.registry import TRAINABLES
 
 GRID = 8  # tokens per side the 2-conv code head expects (LAPA: 256 / 32)
@@ -218,10 +219,6 @@ class FramePairs(torch.utils.data.Dataset):
         return {"first": torch.from_numpy(frames[t]), "last": torch.from_numpy(frames[t + self.gap])}
 
 
-def _to_float(images: torch.Tensor) -> torch.Tensor:
-    return images.permute(0, 3, 1, 2).float().div_(255.0)
-
-
 def laq_data(cfg: LAQConfig, paths: list[Path], seed: int, val_fraction: float) -> TrainData:
     """Frame pairs from demonstrations or action-free clips, split by group (harness.data.splits)."""
     cfg.validate()
@@ -235,7 +232,7 @@ def laq_data(cfg: LAQConfig, paths: list[Path], seed: int, val_fraction: float) 
     val = FramePairs(groups, pairs[val_rows], cfg.frame_gap) if val_rows.any() else None
 
     def to_batch(raw: Any, gen: torch.Generator, device: torch.device, is_train: bool) -> dict:
-        return {"first": _to_float(raw["first"]).to(device), "last": _to_float(raw["last"]).to(device)}
+        return {"first": images_to_float(raw["first"]).to(device), "last": images_to_float(raw["last"]).to(device)}
 
     info = {"groups": len(groups), "pairs": len(pairs), "val_pairs": int(val_rows.sum()), "image_key": cfg.image_key}
     return TrainData(train, val, None, info, to_batch)

@@ -84,4 +84,4 @@ class NSVQ(nn.Module):
             noise = torch.randn(self.codebook.shape, generator=generator).to(self.codebook)
             self.codebook.add_(self.jitter * noise)
         self.usage.zero_()
-        return n_dead if bool(used.any()) else self.codebook_size
+        return n_dead

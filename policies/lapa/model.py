@@ -50,7 +50,7 @@ class LapaModel(nn.Module):
         self.action_dim = int(info.get("action_dim", 7))
         if edges is not None:
             bins = ActionBins(tuple(tuple(e) for e in edges))
-            centres, valid = bins.midpoints(cfg.bins if cfg.bins >= 2 else 2)
+            centres, valid = bins.midpoints(cfg.bins)
             self.bins: ActionBins | None = bins
         else:  # latent stage: no action data yet
             centres = np.zeros((self.action_dim, cfg.bins), np.float32)

@@ -14,10 +14,10 @@ from harness.nn.action_bins import fit_quantile_bins
 from harness.nn.checkpoint import load_checkpoint
 from harness.registry import POLICIES
 from harness.train import main as train_main
+from tests.tiny_data import TINY_LAQ as TINY_LAQ_BASE
 from tests.tiny_data import write_tiny_clips, write_tiny_demos
 
-TINY_LAQ = dict(image_size=32, patch_size=4, dim=32, heads=2, spatial_depth=1, temporal_depth=1, decoder_depth=1,
-                frame_gap=3)  # fmt: skip
+TINY_LAQ = {**TINY_LAQ_BASE, "frame_gap": 3}
 TINY_LAPA = dict(image_size=16, vision_widths=[8, 16], vision_dim=16, d_model=32, layers=1, heads=2, bins=8,
                  text_encoder="hash", shift_pad=1)  # fmt: skip
 

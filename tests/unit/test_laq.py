@@ -10,7 +10,7 @@ import torch
 from harness.nn.quantizers import NSVQ, lapa_replacement_due, perplexity
 from world_models.laq import LAQConfig, LatentActionQuantizer, frame_pairs, load_laq
 
-TINY = dict(image_size=32, patch_size=4, dim=32, heads=2, spatial_depth=1, temporal_depth=1, decoder_depth=1)
+from tests.tiny_data import TINY_LAQ as TINY
 
 
 def test_nsvq_substituted_vector_is_exactly_quantization_error_away_from_x():

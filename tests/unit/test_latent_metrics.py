@@ -48,12 +48,11 @@ def test_pair_actions_sum_the_arm_and_keep_the_last_gripper_command():
 
 def test_cli_on_a_tiny_quantizer(tmp_path, capsys):
     from harness.train import main as train_main
-    from tests.tiny_data import write_tiny_demos
+    from tests.tiny_data import TINY_LAQ, write_tiny_demos
 
     demos = write_tiny_demos(tmp_path / "demos.hdf5", n=8, T=16, size=32)
     laq = tmp_path / "laq"
-    sets = {"image_size": 32, "patch_size": 4, "dim": 32, "heads": 2, "spatial_depth": 1, "temporal_depth": 1,
-            "decoder_depth": 1, "frame_gap": 2}  # fmt: skip
+    sets = {**TINY_LAQ, "frame_gap": 2}
     args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
     assert train_main(["--component", "world_model", "--name", "laq", "--data", str(demos), "--out", str(laq),
                        *args, "--steps", "2", "--batch-size", "8", "--no-progress"]) == 0  # fmt: skip
