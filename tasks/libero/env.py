@@ -67,9 +67,9 @@ class LiberoTaskEnv:
         ``split="eval"``: LIBERO's fixed init state ``init_index`` (one of the task's 50 evaluation
         scenes). LIBERO's init states hold object poses but not the placement of fixed fixtures (cabinet,
         stove, rack), which robosuite re-samples at every rebuild (measured: up to 9 mm); we seed that
-        sampling with the init index. KNOWN BUG (2026-11-23, README limitations): the seed does not pin the
-        fixtures. Their placement still depends on the resets this process did before (two consecutive
-        reset(5) calls: cabinet / stove 3.7 mm apart), so scenes with fixtures vary with episode order.
+        sampling with the init index, so a scene is the same whatever this process reset before (LIBERO's
+        growing list of property samplers, which made the placement depend on the number of earlier rebuilds,
+        is cleared before each rebuild: ``_reset_scene``).
         ``split="train"``: training scene ``init_index``: objects (and fixtures) sampled by the task's own
         BDDL placement distribution (robosuite's placement initializer, as LIBERO's released demos were
         collected) with seed TRAIN_SEED_BASE + init_index, disjoint from the evaluation seeds 0..49.
@@ -113,6 +113,10 @@ class LiberoTaskEnv:
         if self.reuse_scene and self._built:
             soft_reset(self._env)
         else:
+            # LIBERO appends the scene's open/close and on/off samplers to this list at every model build and
+            # never clears it; each one draws from the global RNG before the placement sampler, so without this
+            # the fixtures' placement would depend on how many rebuilds the process has done.
+            self._env.env.object_property_initializers = []
             self._env.reset()
         self._built = True
 
