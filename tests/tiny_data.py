@@ -58,3 +58,19 @@ def write_tiny_demos(path: Path, n: int = 6, T: int = 12, size: int = 16, suite:
     for i in range(n):
         writer.append(tiny_demo(T, i, size))
     return path
+
+
+def write_tiny_encoder(folder: Path, seed: int = 0) -> Path:
+    """A randomly initialised 16 px frame autoencoder checkpoint (the ``ckpt:`` kind of frozen encoder)."""
+    import torch
+
+    from harness.nn.checkpoint import save_checkpoint
+    from harness.policy.chunk_policy import config_to_dict
+    from world_models.frame_ae import FrameAEConfig, FrameAutoencoder
+
+    cfg = FrameAEConfig(image_size=16, dim=8, widths=(8, 8))
+    torch.manual_seed(seed)
+    model = FrameAutoencoder(cfg)
+    meta = {"component": "world_model", "name": "frame_ae", "config": config_to_dict(cfg), "data": {}}
+    save_checkpoint(folder, meta, model.state_dict(), None)
+    return folder

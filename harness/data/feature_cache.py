@@ -2,10 +2,11 @@
 
 One cache file per (demo file, frozen encoder, image keys, image size):
     ``<cache_dir or the demo file's folder>/<file name>.<key[:16]>.features.safetensors``
-holding one float32 tensor [T, V, F] per demo (V = image keys in order, F = the encoder's feature size) and
-the full key in its metadata. The key hashes the frozen weights (``FrozenEncoder.fingerprint``), the demo
-file's resolved path, size and modification time (not its content: files are large), the image keys, the
-image size and ``CACHE_VERSION``; changing any of them selects another file, so a stale cache is never read.
+holding one float32 tensor [T, V, F] per demo or action-free clip (V = image keys in order, F = the encoder's
+feature size) and the full key in its metadata. The key hashes the frozen weights
+(``FrozenEncoder.fingerprint``), the demo file's resolved path, size and modification time (not its content:
+files are large), the image keys, the image size and ``CACHE_VERSION``; changing any of them selects another
+file, so a stale cache is never read.
 Old cache files are left in place (delete them by hand).
 
 Frames are resized with ``resize_image`` (as ``DemoChunkDataset`` and live observations are), converted with
@@ -32,7 +33,7 @@ from harness.errors import HarnessError
 from harness.nn.frozen import FrozenEncoder
 from harness.nn.vision import images_to_float
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: action-free clip_* groups are cached too
 FeatureTable = dict[str, np.ndarray]  # demo name -> float32 [T, V, F]
 
 
@@ -72,7 +73,7 @@ def frame_features(encoder: FrozenEncoder, frames: np.ndarray, batch_size: int =
 
 
 def _compute(path: Path, image_keys: Sequence[str], image_size: int, encoder: FrozenEncoder) -> FeatureTable:
-    meta = open_demo_file(path, obs_keys=tuple(image_keys))
+    meta = open_demo_file(path, require_actions=False, obs_keys=tuple(image_keys))  # demo_* and clip_* groups
     table: FeatureTable = {}
     for name in meta.names:
         demo = read_demo(meta.path, name, tuple(image_keys))

@@ -24,17 +24,18 @@ LABEL_BATCH = 128
 
 
 class LabelledFrames(torch.utils.data.Dataset):
-    """Items {"images": uint8 [1, V, S, S, 3], "instruction": str, "codes": int64 [4]}."""
+    """Items {"images": uint8 [1, V, S, S, 3] (or, from cached frozen features, "image_features": float32
+    [1, V, F]), "instruction": str, "codes": int64 [4]}."""
 
-    def __init__(self, rows: list[tuple[np.ndarray, str, np.ndarray]]):
-        self.rows = rows
+    def __init__(self, rows: list[tuple[np.ndarray, str, np.ndarray]], key: str = "images"):
+        self.rows, self.key = rows, key
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        images, instruction, codes = self.rows[i]
-        return {"images": torch.from_numpy(images[None]), "instruction": instruction, "codes": torch.from_numpy(codes)}
+        views, instruction, codes = self.rows[i]
+        return {self.key: torch.from_numpy(views[None]), "instruction": instruction, "codes": torch.from_numpy(codes)}
 
 
 def _label_group(laq: Any, frames: np.ndarray, gap: int) -> np.ndarray:
@@ -58,15 +59,19 @@ def latent_data(cfg: LapaConfig, paths: list[Path], seed: int, val_fraction: flo
     gap, laq_key, laq_size = laq.cfg.frame_gap, laq.cfg.image_key, laq.cfg.image_size
     split = split_files(paths, val_fraction, seed, require_actions=False)
     train_rows, val_rows = [], []
+    features = _frozen_features(cfg, paths) if cfg.cache_features else None
     keys = tuple(dict.fromkeys((*cfg.image_keys, laq_key)))
     for path in paths:
         meta = open_demo_file(Path(path), require_actions=False, obs_keys=keys)
         for name in meta.names:
             demo = read_demo(meta.path, name, keys)
             codes = _label_group(laq, np.stack([resize_image(f, laq_size) for f in demo.obs[laq_key]]), gap)
-            views = np.stack(
-                [np.stack([resize_image(f, cfg.image_size) for f in demo.obs[k]]) for k in cfg.image_keys], axis=1
-            )  # [T, V, S, S, 3]
+            if features is not None:
+                views = features[str(Path(path).resolve())][name]  # [T, V, F]
+            else:
+                views = np.stack(
+                    [np.stack([resize_image(f, cfg.image_size) for f in demo.obs[k]]) for k in cfg.image_keys], axis=1
+                )  # [T, V, S, S, 3]
             instruction = str(demo.attrs.get("instruction", meta.instruction))
             rows = [(views[t], instruction, codes[t]) for t in range(len(codes))]
             (val_rows if split.is_val(path, name) else train_rows).extend(rows)
@@ -76,15 +81,17 @@ def latent_data(cfg: LapaConfig, paths: list[Path], seed: int, val_fraction: flo
     text.encode(sorted({r[1] for r in train_rows + val_rows}))  # cached before workers fork
 
     def to_batch(raw: dict[str, Any], gen: torch.Generator, device: torch.device, is_train: bool) -> dict:
+        common = {
+            "text": torch.from_numpy(text.encode(list(raw["instruction"]))).to(device),
+            "codes": raw["codes"].to(device),
+        }
+        if features is not None:  # frozen features: no image augmentation (as chunk policies' cache_features)
+            return {"image_features": raw["image_features"].to(device), **common}
         images = images_to_float(raw["images"])  # [B, 1, V, 3, S, S]
         if is_train and cfg.shift_pad > 0:
             b, t, v = images.shape[:3]
             images = random_shift(images.flatten(0, 2), cfg.shift_pad, gen).view(b, t, v, *images.shape[3:])
-        return {
-            "images": images.to(device),
-            "text": torch.from_numpy(text.encode(list(raw["instruction"]))).to(device),
-            "codes": raw["codes"].to(device),
-        }
+        return {"images": images.to(device), **common}
 
     all_codes = np.stack([r[2] for r in train_rows])
     info = {
@@ -98,8 +105,18 @@ def latent_data(cfg: LapaConfig, paths: list[Path], seed: int, val_fraction: flo
         "codes_used": int(len(np.unique(all_codes))),
         "text_encoder": text.name,
     }
-    val = LabelledFrames(val_rows) if val_rows else None
-    return TrainData(LabelledFrames(train_rows), val, None, info, to_batch)
+    key = "image_features" if features is not None else "images"
+    val = LabelledFrames(val_rows, key) if val_rows else None
+    return TrainData(LabelledFrames(train_rows, key), val, None, info, to_batch)
+
+
+def _frozen_features(cfg: LapaConfig, paths: list[Path]) -> dict[str, dict[str, np.ndarray]]:
+    """``cache_features``: the frozen encoder's features of every clip frame (harness.data.feature_cache)."""
+    from harness.data.feature_cache import cached_features
+    from harness.nn.frozen import build_frozen_encoder
+
+    encoder = build_frozen_encoder(cfg.vision, cfg.vision_dim, cfg.image_size)
+    return cached_features(paths, cfg.image_keys, cfg.image_size, encoder, cfg.feature_cache_dir or None)
 
 
 def action_data(cfg: LapaConfig, paths: list[Path], seed: int, val_fraction: float) -> TrainData:

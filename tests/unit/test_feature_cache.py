@@ -24,21 +24,10 @@ from harness.nn.vision import build_image_encoder, images_to_float
 from harness.policy.chunk_policy import config_to_dict
 from harness.registry import POLICIES, TRAINABLES
 from tests.policy_configs import tiny_config
-from tests.tiny_data import write_tiny_demos
-from world_models.frame_ae import FrameAEConfig, FrameAutoencoder
+from tests.tiny_data import write_tiny_demos, write_tiny_encoder
 
 POLICY_KEYS = [k for k in TRAINABLES.names() if k.startswith("policy/")]
 KEYS = ("agentview_rgb",)
-
-
-def write_tiny_encoder(folder: Path, seed: int = 0) -> Path:
-    """A randomly initialised 16 px frame autoencoder checkpoint (the ``ckpt:`` kind of frozen encoder)."""
-    cfg = FrameAEConfig(image_size=16, dim=8, widths=(8, 8))
-    torch.manual_seed(seed)
-    model = FrameAutoencoder(cfg)
-    meta = {"component": "world_model", "name": "frame_ae", "config": config_to_dict(cfg), "data": {}}
-    save_checkpoint(folder, meta, model.state_dict(), None)
-    return folder
 
 
 @pytest.fixture(scope="module")

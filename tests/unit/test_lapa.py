@@ -112,3 +112,41 @@ def test_bad_stage_settings_give_one_line_errors(stages, capsys):
     assert train_main([*args, "--out", str(out / "x3"), "--set", f"init={stages['latent']}",
                        *_sets({**TINY_LAPA, "d_model": 64})]) == 2  # fmt: skip
     assert "different architecture" in capsys.readouterr().err
+
+
+def test_latent_stage_on_cached_frozen_features_matches_live_images(stages):
+    """cache_features: the latent stage trains on a frozen encoder's cached features of the action-free clips,
+    and the model computes the same features live from the clip's images (as at evaluation)."""
+    from safetensors.numpy import load_file
+
+    from harness.data.features import resize_image
+    from harness.data.hdf5_io import read_demo
+    from harness.nn.vision import images_to_float
+    from harness.policy.chunk_policy import config_from_dict
+    from policies.lapa import build_model
+    from policies.lapa.config import LapaConfig
+    from tests.tiny_data import write_tiny_encoder
+
+    tmp = stages["tmp"]
+    enc = write_tiny_encoder(tmp / "enc")
+    out, cache = tmp / "latent_cached", tmp / "cache"
+    settings = {**TINY_LAPA, "vision": f"ckpt:{enc}", "vision_dim": 8, "cache_features": True,
+                "feature_cache_dir": str(cache)}  # fmt: skip
+    assert train_main(["--component", "policy", "--name", "lapa", "--data", str(stages["clips"]), "--out", str(out),
+                       "--set", "stage=latent", "--set", f"laq={stages['laq']}", *_sets(settings), "--steps", "3",
+                       "--batch-size", "8", "--no-progress", "--val-fraction", "0.2"]) == 0  # fmt: skip
+    assert len(list(cache.glob("clips.hdf5.*.features.safetensors"))) == 1  # the clip_* groups were cached
+    ckpt = load_checkpoint(out)
+    cfg = config_from_dict(LapaConfig, ckpt.meta["config"])
+    model = build_model(cfg, ckpt.meta["data"])
+    model.load_state_dict(ckpt.state_dict)
+    model.eval()
+    table = load_file(str(next(cache.glob("*.features.safetensors"))))
+    frames = read_demo(stages["clips"], "clip_0", ("agentview_rgb",)).obs["agentview_rgb"][:4]
+    images = images_to_float(torch.from_numpy(np.stack([resize_image(f, cfg.image_size) for f in frames])))
+    text = torch.zeros(4, model.text_proj.in_features)
+    live = model.predict_codes({"images": images[:, None, None], "text": text})
+    cached = model.predict_codes({"image_features": torch.from_numpy(table["clip_0"][:4])[:, None], "text": text})
+    assert torch.equal(live, cached)
+    feats_live = model.encoder(images)
+    assert torch.allclose(feats_live, model.encoder.project(torch.from_numpy(table["clip_0"][:4, 0])), atol=1e-5)
