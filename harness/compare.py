@@ -10,6 +10,12 @@ delta_f (mean subgoal embedding distance) and delta_f_g (final-goal distance), a
 every pair of planners (raw p and Holm-adjusted p over the pairs of each table), compare.json and compare.png
 in OUT/<suite>/compare-<time>/.
 
+``--runs NAME=RUN_DIR ...`` pairs finished evaluation runs of *different policies or checkpoints* instead (e.g. a
+pretrained policy against the same architecture from scratch): runs nothing; the runs must share the suite, the
+tasks and their max steps, the headline, the goal mode, held-out scenes, out-of-range handling and the run seed
+(so episode i of a task is the same scene with the same seed in each), and are paired on the episodes all of
+them finished. The report is the same (arms named NAME).
+
 ``--merge DIR...`` pools batches (e.g. made with ``--first-episode``) into one report. Per planner, every
 batch must have the same run identity (``harness.analysis.comparability``: suite, headline, tasks and their max steps,
 policy, checkpoint content hash, planner options N / k / p, world model and its checkpoint hash, goal mode,
@@ -50,6 +56,12 @@ def _parser() -> OneLineParser:
         nargs="+",
         metavar="COMPARE_DIR",
         help="pool earlier comparisons (e.g. batches made with --first-episode) into one report; runs nothing",
+    )
+    p.add_argument(
+        "--runs",
+        nargs="+",
+        metavar="NAME=RUN_DIR",
+        help="pair finished eval runs of different policies / checkpoints on their common episodes; runs nothing",
     )
     p.add_argument("--goal", default="subgoals", help="subgoals | final | none (expert demo frames; privileged)")
     p.set_defaults(videos=0)
@@ -171,7 +183,7 @@ def print_report(report: dict[str, Any]) -> None:
     console = Console(stderr=False, width=140)
     for group, data in report.items():
         table = Table(title=group)
-        for col in ("planner", "S.R.", "95% CI", "S.R.C.", "S.R.L.", "delta_f", "delta_f_g", "wm calls", "plan s/dec"):
+        for col in ("arm", "S.R.", "95% CI", "S.R.C.", "S.R.L.", "delta_f", "delta_f_g", "wm calls", "plan s/dec"):
             table.add_column(col)
 
         def fmt(x: Any, pct: bool = False) -> str:
@@ -248,6 +260,48 @@ def batch_mismatches(first: dict[str, str], other: dict[str, str]) -> list[str]:
     return out
 
 
+PAIRING_FIELDS = ("headline", "goal", "held_out", "out_of_range")  # --runs: what every paired run must share
+
+
+def pair_runs(specs: list[str], out_root: Path) -> int:
+    """Pair finished eval runs (NAME=RUN_DIR each) of different policies / checkpoints (module docstring)."""
+    run_dirs: dict[str, str] = {}
+    for spec in specs:
+        name, sep, folder = spec.partition("=")
+        if not sep or not name or not folder:
+            raise HarnessError(f"--runs: expected NAME=RUN_DIR, got {spec!r}")
+        if name in run_dirs:
+            raise HarnessError(f"--runs: the name {name!r} is given twice")
+        if not (Path(folder) / "manifest.json").is_file():
+            raise HarnessError(f"--runs: {folder} is not an evaluation run folder (no manifest.json)")
+        run_dirs[name] = folder
+    if len(run_dirs) < 2:
+        raise HarnessError("--runs needs at least two NAME=RUN_DIR runs")
+    names = list(run_dirs)
+    first = run_identity_of(run_dirs[names[0]])
+    for name in names[1:]:
+        other = run_identity_of(run_dirs[name])
+        diffs = identity_mismatches(first, other, PAIRING_FIELDS)
+        if first.get("seed") != other.get("seed"):
+            diffs.append(f"seed ({first.get('seed')!r} vs {other.get('seed')!r})")
+        if diffs:
+            raise HarnessError(f"--runs: {name} is not paired with {names[0]}: {'; '.join(diffs)}")
+    runs: dict[str, dict[str, dict[str, Any]]] = {}
+    task_names: dict[int, str] = {}
+    _load_runs(run_dirs, runs, task_names)
+    common = set.intersection(*(set(recs) for recs in runs.values()))
+    if not common:
+        raise HarnessError("--runs: the runs have no episode in common")
+    runs = {name: {k: r for k, r in recs.items() if k in common} for name, recs in runs.items()}
+    paired_tasks = {int(k.split(":")[0]) for k in common}
+    task_names = {tid: task for tid, task in task_names.items() if tid in paired_tasks}
+    identities = {name: run_identity_of(folder) for name, folder in run_dirs.items()}
+    arms = {name: {"policy": i.get("policy"), "checkpoint": i.get("checkpoint"), "planner": i.get("planner")}
+            for name, i in identities.items()}  # fmt: skip
+    meta = {"config": {"suite": first["suite"], "paired_runs": run_dirs, "arms": arms}, "runs": run_dirs}
+    return _finish(runs, task_names, out_root, first["suite"], meta)
+
+
 def merge(dirs: list[str], out_root: Path) -> int:
     """Pool the runs of several compare.json folders (same planners, same run identities) into one report."""
     runs: dict[str, dict[str, dict[str, Any]]] = {}
@@ -274,8 +328,12 @@ def merge(dirs: list[str], out_root: Path) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     tokens = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(tokens)
+    if args.merge and args.runs:
+        raise HarnessError("--merge and --runs are separate modes; give one")
     if args.merge:
         return merge(args.merge, Path(args.out))
+    if args.runs:
+        return pair_runs(args.runs, Path(args.out))
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     if len(planners) < 2 or len(set(planners)) != len(planners):
         raise HarnessError("--planners needs at least two distinct planner names")

@@ -48,3 +48,42 @@ def test_paired_tests_report_holm_adjusted_p():
     raw = [t["p_value"] for t in tests]  # a-b: 6 vs 0 -> 2/64; a-c: 1 vs 0 -> 1; b-c: 0 vs 5 -> 2/32
     assert raw == pytest.approx([0.03125, 1.0, 0.0625])
     assert [t["p_holm"] for t in tests] == pytest.approx([0.09375, 1.0, 0.125])
+
+
+def test_runs_pairs_two_policies_on_their_common_episodes_and_refuses_unpaired_runs(cli, tmp_path):
+    """--runs: finished runs of different policies (the pretrained-vs-scratch case) paired by episode."""
+    from harness.engine.results import RunStore
+    from tests.conftest import run_dir_of
+
+    def run(policy: str, *extra: str) -> str:
+        proc = cli("harness.eval", "--suite", "toy_reach", "--tasks", "0,1", "--policy", policy, "--workers", "0",
+                   "--no-progress", "--videos", "0", "--out", str(tmp_path / "runs"), *extra)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return str(run_dir_of(proc))
+
+    greedy = run("greedy", "--episodes-per-task", "4")
+    noop = run("noop", "--episodes-per-task", "3")
+    paired = cli("harness.compare", "--runs", f"greedy={greedy}", f"noop={noop}", "--out", str(tmp_path / "c"))
+    assert paired.returncode == 0, paired.stderr
+    folder = Path(paired.stdout.strip().splitlines()[-1].removeprefix("compare: "))
+    data = json.loads((folder / "compare.json").read_text())
+    overall = data["report"]["overall"]
+    assert overall["planners"]["greedy"]["success"]["n"] == 6  # the 2 x 3 episodes both runs have
+    (test,) = overall["paired"]
+    assert test["pairs"] == 6 and test["a"] == "greedy" and test["b"] == "noop"
+    outcome = {
+        name: {r["key"]: bool(r["success"]) for r in RunStore.open(Path(d)).episodes()}
+        for name, d in (("greedy", greedy), ("noop", noop))
+    }
+    common = sorted(outcome["noop"])
+    assert test["a_only"] == sum(outcome["greedy"][k] and not outcome["noop"][k] for k in common)
+    assert test["b_only"] == sum(outcome["noop"][k] and not outcome["greedy"][k] for k in common)
+    assert test["a_only"] > 0  # the greedy policy reaches, the no-op does not: the pairing sees a difference
+    assert data["config"]["arms"]["noop"]["policy"] == "noop"
+
+    other_seed = run("noop", "--episodes-per-task", "3", "--seed", "1")
+    refused = cli("harness.compare", "--runs", f"greedy={greedy}", f"noop={other_seed}", "--out", str(tmp_path / "c"))
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "not paired" in refused.stderr and "seed (0 vs 1)" in refused.stderr
+    bad = cli("harness.compare", "--runs", f"greedy={greedy}", "--out", str(tmp_path / "c"))
+    assert bad.returncode == 2 and "at least two" in bad.stderr
