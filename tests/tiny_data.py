@@ -12,6 +12,9 @@ INSTRUCTIONS = ("put carrot on plate", "put the spoon on the towel")
 # a latent action quantizer small enough for tests (32 px frames, patch 4: LAPA's 8 x 8 token grid)
 TINY_LAQ = {"image_size": 32, "patch_size": 4, "dim": 32, "heads": 2, "spatial_depth": 1, "temporal_depth": 1,
             "decoder_depth": 1}  # fmt: skip
+# an IGOR latent action model small enough for tests (32 px frames, patch 8: 4 x 4 tokens)
+TINY_IGOR_LAM = {"image_size": 32, "patch_size": 8, "dim": 32, "heads": 2, "idm_depth": 1, "fdm_depth": 1,
+                 "latent_dim": 8, "codebook_size": 8, "dead_after": 2}  # fmt: skip
 
 
 def tiny_demo(T: int, seed: int, size: int = 16, views: tuple[str, ...] = ("agentview_rgb",)) -> Demo:

@@ -8,7 +8,7 @@ Choices (the paper does not state them): the action of a pair (x_t, x_{t+H}) is 
 a_t..a_{t+H-1} and the gripper command a_{t+H-1}; the query itself and its own episode's pairs within ``window``
 steps are never neighbours; ties (discrete codes) are broken at random; sample std with ddof = 1.
 
-    python -m world_models.latent_metrics knn-std --model laq --checkpoint LAQ_DIR --data DEMOS.hdf5 [...]
+    python -m world_models.latent_metrics knn-std --model laq|igor_lam --checkpoint DIR --data DEMOS.hdf5 [...]
         [--ks 2,4,8,...] [--window 3] [--quantized] [--out DIR]   -> DIR/knn_std.json and DIR/knn_std.png
 """
 
@@ -113,7 +113,41 @@ def laq_latents(checkpoint: str, paths: list[Path], quantized: bool) -> tuple[np
     return np.concatenate(lat), np.concatenate(act), np.concatenate(eps), np.concatenate(steps)
 
 
-EXTRACTORS = {"laq": laq_latents}
+def igor_lam_latents(checkpoint: str, paths: list[Path], quantized: bool) -> tuple[np.ndarray, ...]:
+    """As ``laq_latents`` for IGOR's latent action model (its IDM's latent of every pair (t, t+H), with the
+    window's earlier frames as context; continuous, or with ``quantized`` the VQ codebook vectors)."""
+    import torch
+
+    from harness.data.features import resize_image
+    from harness.data.hdf5_io import open_demo_file, read_demo
+    from harness.nn.vision import images_to_float
+    from world_models.igor_lam import load_igor_lam, window_indices
+
+    model = load_igor_lam(checkpoint)
+    gap, key, size = model.cfg.frame_gap, model.cfg.image_key, model.cfg.image_size
+    lat, act, eps, steps = [], [], [], []
+    for path in paths:
+        meta = open_demo_file(Path(path), obs_keys=(key,))
+        for name in meta.names:
+            demo = read_demo(meta.path, name, (key,))
+            if demo.actions is None or len(demo.actions) <= gap:
+                continue
+            x = images_to_float(torch.from_numpy(np.stack([resize_image(f, size) for f in demo.obs[key]])))
+            idx = torch.from_numpy(window_indices(len(x), model.cfg.context, gap))
+            with torch.no_grad():
+                z = torch.cat([model.idm(x[idx[i : i + BLOCK]]) for i in range(0, len(idx), BLOCK)])
+                if quantized:
+                    z = model.quantize(z)[0]
+            lat.append(z.flatten(1).numpy())
+            act.append(pair_actions(np.asarray(demo.actions, dtype=np.float64), gap))
+            eps.append(np.full(len(z), len(eps)))
+            steps.append(np.arange(len(z)))
+    if not lat:
+        raise HarnessError(f"knn-std: no demo in {', '.join(map(str, paths))} is longer than the gap {gap}")
+    return np.concatenate(lat), np.concatenate(act), np.concatenate(eps), np.concatenate(steps)
+
+
+EXTRACTORS = {"laq": laq_latents, "igor_lam": igor_lam_latents}
 
 
 def _plot(results: dict[str, dict[int, dict[str, float]]], out: Path) -> None:

@@ -5,6 +5,9 @@ uses it: in training the output is ``x + (||x - e_k|| / ||v|| + eps) * v`` with 
 commitment loss: the codebook learns through the distance term only); at inference the hard code ``e_k``.
 Dead codes are replaced on LAPA's published early schedule, with one fix (see ``replace_dead``): a replaced
 code is a *jittered* copy of a used one, so it can split that code's assignments instead of duplicating it.
+
+``VectorQuantizer``: the VQ-VAE quantizer IGOR's latent action model uses (straight-through estimator,
+codebook + beta-weighted commitment loss), with dead-code restart from batch vectors.
 """
 
 from __future__ import annotations
@@ -85,3 +88,51 @@ class NSVQ(nn.Module):
             self.codebook.add_(self.jitter * noise)
         self.usage.zero_()
         return n_dead
+
+
+class VectorQuantizer(nn.Module):
+    """VQ-VAE quantizer as villa-X's IGOR LAM (taming-transformers' ``VectorQuantizer2``, ``legacy=False``):
+    codebook [K, D] initialised U(-1/K, 1/K); ``forward(x [M, D]) -> (z_q [M, D], indices [M], loss)`` with the
+    straight-through output z_q = x + sg(e - x) and loss = beta * ||sg(e) - x||^2 (commitment) + ||e - sg(x)||^2
+    (codebook), each a mean over elements.
+
+    Dead-code restart (not in villa-X; UniVLA / JAFAR's robustness fix): ``restart_dead(x)`` moves every code no
+    training batch selected for ``dead_after`` forward calls onto a random row of ``x`` (this batch's encoder
+    outputs) plus Gaussian noise of ``jitter`` x their RMS, so restarted codes are live and distinct."""
+
+    def __init__(self, codebook_size: int, dim: int, beta: float = 0.25, dead_after: int = 100, jitter: float = 1e-2):
+        super().__init__()
+        self.codebook = nn.Parameter(torch.empty(codebook_size, dim).uniform_(-1 / codebook_size, 1 / codebook_size))
+        self.beta, self.dead_after, self.jitter = beta, dead_after, jitter
+        self.idle = torch.zeros(codebook_size, dtype=torch.long)  # forward calls since last selected (not saved)
+
+    @property
+    def codebook_size(self) -> int:
+        return int(self.codebook.shape[0])
+
+    def nearest(self, x: torch.Tensor) -> torch.Tensor:
+        """x [M, D] -> indices [M] of the nearest codes."""
+        return torch.cdist(x, self.codebook).argmin(dim=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        indices = self.nearest(x.detach())
+        e = self.codebook[indices]
+        loss = self.beta * (x - e.detach()).pow(2).mean() + (e - x.detach()).pow(2).mean()
+        if self.training:
+            self.idle = self.idle.to(x.device) + 1
+            self.idle[indices] = 0
+        return x + (e - x).detach(), indices, loss
+
+    @torch.no_grad()
+    def restart_dead(self, x: torch.Tensor, generator: torch.Generator | None = None) -> int:
+        """Restart codes idle for ``dead_after`` calls from rows of x [M, D]; returns how many."""
+        dead = (self.idle >= self.dead_after).nonzero().flatten()
+        n = int(dead.numel())
+        if n and len(x):
+            pick = torch.randint(len(x), (n,), generator=generator).to(x.device)
+            rows = x.detach()[pick]
+            scale = self.jitter * rows.pow(2).mean().sqrt().clamp(min=EPS)
+            noise = torch.randn(rows.shape, generator=generator).to(rows)
+            self.codebook[dead.to(self.codebook.device)] = rows + scale * noise
+            self.idle[dead] = 0
+        return n

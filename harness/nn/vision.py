@@ -128,3 +128,30 @@ def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator | No
     idx_b = torch.arange(b, device=images.device).view(b, 1, 1)
     out = padded.permute(0, 2, 3, 1)[idx_b, rows.view(b, h, 1), cols.view(b, 1, w)]
     return out.permute(0, 3, 1, 2)
+
+
+def random_resized_crop(
+    clips: torch.Tensor,
+    scale: tuple[float, float] = (0.8, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """torchvision's RandomResizedCrop, one crop per clip applied to all its frames (villa-X's
+    ``augment_level="clip"``), batched with ``affine_grid``: clips [B, T, C, H, W] -> [B, T, C, H, W].
+    Area fraction ~ U(scale), log aspect ratio ~ U(log ratio), clamped to the frame, position uniform."""
+    b, t, c, h, w = clips.shape
+    u = torch.rand(b, 4, generator=generator)
+    area = scale[0] + (scale[1] - scale[0]) * u[:, 0]
+    log_r = torch.log(torch.tensor(ratio[0])) + (torch.log(torch.tensor(ratio[1] / ratio[0]))) * u[:, 1]
+    aspect = torch.exp(log_r)  # width / height of the crop, in units of the frame's own width / height
+    cw = torch.sqrt(area * aspect).clamp(max=1.0)  # fraction of the frame's width
+    ch = torch.sqrt(area / aspect).clamp(max=1.0)
+    cx = (u[:, 2] * 2 - 1) * (1 - cw)  # centre in [-1, 1] normalised coordinates, crop inside the frame
+    cy = (u[:, 3] * 2 - 1) * (1 - ch)
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = cw, cx, ch, cy
+    theta = theta.to(clips).repeat_interleave(t, dim=0)
+    frames = clips.reshape(b * t, c, h, w)
+    grid = nn.functional.affine_grid(theta, [b * t, c, h, w], align_corners=False)
+    out = nn.functional.grid_sample(frames, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.view(b, t, c, h, w)

@@ -23,7 +23,7 @@ from harness.nn.training import TrainConfig, train
 from harness.nn.vision import build_image_encoder, images_to_float
 from harness.policy.chunk_policy import config_to_dict
 from harness.registry import POLICIES, TRAINABLES
-from tests.policy_configs import tiny_config
+from tests.policy_configs import tiny_config, with_parents
 from tests.tiny_data import write_tiny_demos, write_tiny_encoder
 
 POLICY_KEYS = [k for k in TRAINABLES.names() if k.startswith("policy/")]
@@ -89,9 +89,9 @@ def test_bad_frozen_encoder_settings_are_one_line_errors(setup, tmp_path: Path):
 def test_policy_trained_on_cached_features_learns_and_round_trips(key, setup, tmp_path: Path):
     data_file, enc_dir = setup
     spec = TRAINABLES.get(key)()
-    cfg = dataclasses.replace(
+    cfg = with_parents(dataclasses.replace(
         tiny_config(spec), vision=f"ckpt:{enc_dir}", cache_features=True, feature_cache_dir=str(tmp_path / "c")
-    )
+    ))  # fmt: skip
     data = spec.make_data(cfg, [data_file], 0, 0.2)
     assert "image_features" in data.train[0] and "images" not in data.train[0]
     steps = 40

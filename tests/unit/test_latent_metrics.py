@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from harness.errors import HarnessError
-from world_models.latent_metrics import grouped, knn_action_std, main, pair_actions
+from world_models.latent_metrics import EXTRACTORS, grouped, knn_action_std, main, pair_actions
 
 
 def _synthetic(m: int = 1200, seed: int = 0):
@@ -46,22 +46,25 @@ def test_pair_actions_sum_the_arm_and_keep_the_last_gripper_command():
     assert out.shape == (1, 7) and out[0, 0] == 3.0 and out[0, -1] == 1.0
 
 
-def test_cli_on_a_tiny_quantizer(tmp_path, capsys):
+@pytest.mark.parametrize("model", sorted(EXTRACTORS))
+def test_cli_on_a_tiny_latent_action_model(model, tmp_path, capsys):
     from harness.train import main as train_main
-    from tests.tiny_data import TINY_LAQ, write_tiny_demos
+    from tests.tiny_data import TINY_IGOR_LAM, TINY_LAQ, write_tiny_demos
 
+    tiny = {"laq": TINY_LAQ, "igor_lam": TINY_IGOR_LAM}[model]
     demos = write_tiny_demos(tmp_path / "demos.hdf5", n=8, T=16, size=32)
-    laq = tmp_path / "laq"
-    sets = {**TINY_LAQ, "frame_gap": 2}
+    ckpt = tmp_path / model
+    sets = {**tiny, "frame_gap": 2}
     args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
-    assert train_main(["--component", "world_model", "--name", "laq", "--data", str(demos), "--out", str(laq),
+    assert train_main(["--component", "world_model", "--name", model, "--data", str(demos), "--out", str(ckpt),
                        *args, "--steps", "2", "--batch-size", "8", "--no-progress"]) == 0  # fmt: skip
     out = tmp_path / "metric"
-    assert main(["knn-std", "--model", "laq", "--checkpoint", str(laq), "--data", str(demos), "--ks", "2,4",
-                 "--out", str(out)]) == 0  # fmt: skip
-    report = json.loads((out / "knn_std.json").read_text())
-    assert report["pairs"] == 8 * 14 and set(report["results"]) == {"laq", "shuffled latents"}
+    for quantized in ([], ["--quantized"]):
+        assert main(["knn-std", "--model", model, "--checkpoint", str(ckpt), "--data", str(demos), "--ks", "2,4",
+                     "--out", str(out), *quantized]) == 0  # fmt: skip
+        report = json.loads((out / "knn_std.json").read_text())
+        assert report["pairs"] == 8 * 14 and set(report["results"]) == {model, "shuffled latents"}
     assert (out / "knn_std.png").is_file()
     capsys.readouterr()
-    assert main(["knn-std", "--model", "laq", "--checkpoint", str(tmp_path / "nope"), "--data", str(demos)]) == 2
+    assert main(["knn-std", "--model", model, "--checkpoint", str(tmp_path / "nope"), "--data", str(demos)]) == 2
     assert "folder not found" in capsys.readouterr().err
