@@ -13,8 +13,9 @@ in OUT/<suite>/compare-<time>/.
 ``--runs NAME=RUN_DIR ...`` pairs finished evaluation runs of *different policies or checkpoints* instead (e.g. a
 pretrained policy against the same architecture from scratch): runs nothing; the runs must share the suite, the
 tasks and their max steps, the headline, the goal mode, held-out scenes, out-of-range handling and the run seed
-(so episode i of a task is the same scene with the same seed in each), and are paired on the episodes all of
-them finished. The report is the same (arms named NAME).
+(so episode i of a task is the same scene with the same seed in each, checked per episode), and are paired on
+the episodes all of them finished without an error (the others are counted on stderr and left out). The
+report is the same (arms named NAME).
 
 ``--merge DIR...`` pools batches (e.g. made with ``--first-episode``) into one report. Per planner, every
 batch must have the same run identity (``harness.analysis.comparability``: suite, headline, tasks and their max steps,
@@ -290,15 +291,27 @@ def pair_runs(specs: list[str], out_root: Path) -> int:
     task_names: dict[int, str] = {}
     _load_runs(run_dirs, runs, task_names)
     common = set.intersection(*(set(recs) for recs in runs.values()))
+    for key in sorted(common):
+        scenes = {(r.get("init_index"), r.get("seed")) for r in (runs[n][key] for n in names)}
+        if len(scenes) > 1:
+            raise HarnessError(f"--runs: episode {key} ran other scenes / seeds in the runs: {sorted(scenes)}")
+    errored = {k for k in common if any(runs[n][k].get("error") for n in names)}
+    common -= errored  # an infrastructure fault is no outcome of the policy: that pair is left out (and reported)
     if not common:
-        raise HarnessError("--runs: the runs have no episode in common")
+        raise HarnessError("--runs: the runs have no episode in common (without errors)")
+    for name, recs in runs.items():
+        left = len(recs) - len(common)
+        if left:
+            print(f"compare: {name}: {left} of its {len(recs)} episodes unpaired (not in every run or errored)",
+                  file=sys.stderr)  # fmt: skip
     runs = {name: {k: r for k, r in recs.items() if k in common} for name, recs in runs.items()}
     paired_tasks = {int(k.split(":")[0]) for k in common}
     task_names = {tid: task for tid, task in task_names.items() if tid in paired_tasks}
     identities = {name: run_identity_of(folder) for name, folder in run_dirs.items()}
     arms = {name: {"policy": i.get("policy"), "checkpoint": i.get("checkpoint"), "planner": i.get("planner")}
             for name, i in identities.items()}  # fmt: skip
-    meta = {"config": {"suite": first["suite"], "paired_runs": run_dirs, "arms": arms}, "runs": run_dirs}
+    meta = {"config": {"suite": first["suite"], "paired_runs": run_dirs, "arms": arms},
+            "runs": run_dirs, "errored_pairs_left_out": sorted(errored)}  # fmt: skip
     return _finish(runs, task_names, out_root, first["suite"], meta)
 
 

@@ -48,7 +48,8 @@ def tiny_foundation(inputs: dict[str, Any]) -> str:
     if key not in _FOUNDATIONS:
         values = {**config_to_dict(IgorConfig()), **SHARED, **EXTRA["igor"], **inputs}
         cfg = config_from_dict(IgorConfig, {**values, "stage": "foundation", "lam": "tiny", "foundation": ""})
-        data = {"stage": "foundation", "latent_shape": TINY_LATENT_SHAPE, "text_encoder": "hash"}
+        data = {"stage": "foundation", "latent_shape": TINY_LATENT_SHAPE, "text_encoder": "hash",
+                "frame_gap": cfg.action_horizon}  # fmt: skip
         with torch.random.fork_rng():  # leaves the caller's random state alone
             torch.manual_seed(0)
             model = FoundationModel(cfg, data)

@@ -1,6 +1,6 @@
 """Frozen image features computed once per demo file and cached as safetensors (never pickle).
 
-One cache file per (demo file, frozen encoder, image keys, image size):
+One cache file per (demo file, frozen encoder, image keys, image size, demos only or demos + action-free clips):
     ``<cache_dir or the demo file's folder>/<file name>.<key[:16]>.features.safetensors``
 holding one float32 tensor [T, V, F] per demo or action-free clip (V = image keys in order, F = the encoder's
 feature size) and the full key in its metadata. The key hashes the frozen weights
@@ -37,7 +37,9 @@ CACHE_VERSION = 2  # 2: action-free clip_* groups are cached too
 FeatureTable = dict[str, np.ndarray]  # demo name -> float32 [T, V, F]
 
 
-def cache_key(path: Path, image_keys: Sequence[str], image_size: int, fingerprint: str) -> str:
+def cache_key(
+    path: Path, image_keys: Sequence[str], image_size: int, fingerprint: str, with_clips: bool = False
+) -> str:
     """sha256 of everything the cached features depend on (see module docstring)."""
     path = Path(path).resolve()
     try:
@@ -52,6 +54,7 @@ def cache_key(path: Path, image_keys: Sequence[str], image_size: int, fingerprin
         "image_keys": list(image_keys),
         "image_size": int(image_size),
         "encoder": fingerprint,
+        "groups": "demos+clips" if with_clips else "demos",
     }
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
@@ -72,8 +75,10 @@ def frame_features(encoder: FrozenEncoder, frames: np.ndarray, batch_size: int =
     return torch.cat(out).numpy().astype(np.float32)
 
 
-def _compute(path: Path, image_keys: Sequence[str], image_size: int, encoder: FrozenEncoder) -> FeatureTable:
-    meta = open_demo_file(path, require_actions=False, obs_keys=tuple(image_keys))  # demo_* and clip_* groups
+def _compute(
+    path: Path, image_keys: Sequence[str], image_size: int, encoder: FrozenEncoder, with_clips: bool
+) -> FeatureTable:
+    meta = open_demo_file(path, require_actions=not with_clips, obs_keys=tuple(image_keys))
     table: FeatureTable = {}
     for name in meta.names:
         demo = read_demo(meta.path, name, tuple(image_keys))
@@ -92,9 +97,11 @@ def load_or_build(
     encoder: FrozenEncoder,
     cache_dir: str | Path | None = None,
     fingerprint: str | None = None,
+    with_clips: bool = False,
 ) -> tuple[FeatureTable, Path, bool]:
-    """The features of every demo of ``path`` -> (table, cache file, True when computed now)."""
-    key = cache_key(path, image_keys, image_size, fingerprint or encoder.fingerprint())
+    """The features of every demo (``with_clips``: and action-free clip) of ``path`` -> (table, cache file, True
+    when computed now)."""
+    key = cache_key(path, image_keys, image_size, fingerprint or encoder.fingerprint(), with_clips)
     file = cache_path(path, key, cache_dir)
     if file.is_file():
         try:
@@ -106,7 +113,7 @@ def load_or_build(
                 return load_file(str(file)), file, False
         except Exception:  # noqa: BLE001 - a damaged cache file is rebuilt
             pass
-    table = _compute(Path(path), image_keys, image_size, encoder)
+    table = _compute(Path(path), image_keys, image_size, encoder, with_clips)
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
@@ -124,13 +131,17 @@ def cached_features(
     encoder: FrozenEncoder,
     cache_dir: str | Path | None = None,
     verbose: bool = True,
+    with_clips: bool = False,
 ) -> dict[str, FeatureTable]:
-    """{resolved demo-file path: {demo name: float32 [T, V, F]}} for every file, built or reused."""
+    """{resolved demo-file path: {demo (``with_clips``: or clip) name: float32 [T, V, F]}} for every file, built
+    or reused."""
     fingerprint = encoder.fingerprint()
     out: dict[str, FeatureTable] = {}
     for path in paths:
         t0 = time.perf_counter()
-        table, file, built = load_or_build(Path(path), image_keys, image_size, encoder, cache_dir, fingerprint)
+        table, file, built = load_or_build(
+            Path(path), image_keys, image_size, encoder, cache_dir, fingerprint, with_clips
+        )
         out[str(Path(path).resolve())] = table
         if verbose:
             frames = sum(len(v) for v in table.values())

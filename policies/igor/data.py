@@ -115,6 +115,10 @@ def foundation_parent(cfg: IgorConfig) -> dict[str, Any]:
     text_parent = ckpt.meta["data"].get("text_encoder")
     if TextEncoder(cfg.text_encoder).name != text_parent:
         differ.append("text_encoder")
+    gap = ckpt.meta["data"].get("frame_gap")
+    if gap is not None and int(gap) != cfg.action_horizon:
+        raise HarnessError(f"igor: the foundation's latent spans {gap} steps (its LAM's frame_gap), action_horizon "
+                           f"is {cfg.action_horizon}: IGOR decodes a latent into tau = frame_gap actions")  # fmt: skip
     if differ:
         shown = ", ".join(differ)
         raise HarnessError(f"igor: foundation {cfg.foundation} reads other inputs ({shown}); use its values")
@@ -144,4 +148,6 @@ def _frozen_features(cfg: IgorConfig, paths: list[Path]) -> dict[str, dict[str, 
     from harness.nn.frozen import build_frozen_encoder
 
     encoder = build_frozen_encoder(cfg.vision, cfg.vision_dim, cfg.image_size)
-    return cached_features(paths, cfg.image_keys, cfg.image_size, encoder, cfg.feature_cache_dir or None)
+    return cached_features(
+        paths, cfg.image_keys, cfg.image_size, encoder, cfg.feature_cache_dir or None, with_clips=True
+    )

@@ -116,7 +116,9 @@ def _frozen_features(cfg: LapaConfig, paths: list[Path]) -> dict[str, dict[str, 
     from harness.nn.frozen import build_frozen_encoder
 
     encoder = build_frozen_encoder(cfg.vision, cfg.vision_dim, cfg.image_size)
-    return cached_features(paths, cfg.image_keys, cfg.image_size, encoder, cfg.feature_cache_dir or None)
+    return cached_features(
+        paths, cfg.image_keys, cfg.image_size, encoder, cfg.feature_cache_dir or None, with_clips=True
+    )
 
 
 def action_data(cfg: LapaConfig, paths: list[Path], seed: int, val_fraction: float) -> TrainData:

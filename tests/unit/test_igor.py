@@ -171,6 +171,9 @@ def test_bad_stage_settings_give_one_line_errors(stages, capsys):
     assert train_main([*args, "--out", str(out / "x4"), "--set", f"foundation={stages['foundation']}",
                        *_sets({**TINY_POLICY, "image_size": 32})]) == 2  # fmt: skip
     assert "reads other inputs (image_size)" in capsys.readouterr().err
+    assert train_main([*args, "--out", str(out / "x6"), "--set", f"foundation={stages['foundation']}",
+                       *_sets({**TINY_POLICY, "action_horizon": 4})]) == 2  # fmt: skip
+    assert "frame_gap" in capsys.readouterr().err
     base = ["--component", "policy", "--name", "igor_nolatent", "--data", demos, "--steps", "1", "--no-progress"]
     assert train_main([*base, "--out", str(out / "x5"), "--set", f"foundation={stages['foundation']}",
                        *_sets(TINY_POLICY)]) == 2  # fmt: skip
