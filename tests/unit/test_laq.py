@@ -3,6 +3,8 @@ dataset of 4 distinct motions, and the training CLI on an action-free clip file.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from harness.nn.quantizers import NSVQ, lapa_replacement_due, perplexity
 from world_models.laq import LAQConfig, LatentActionQuantizer, frame_pairs, load_laq
 
 from tests.tiny_data import TINY_LAQ as TINY
+from tests.tiny_data import write_tiny_demos
 
 
 def test_nsvq_substituted_vector_is_exactly_quantization_error_away_from_x():
@@ -134,3 +137,16 @@ def test_train_cli_on_action_free_clips_and_load(tmp_path):
     assert not model.training
     x = torch.rand(2, 3, 32, 32)
     assert model.label(x, x).shape == (2, 4)
+    from world_models.laq_report import main as report_main
+
+    demos = write_tiny_demos(tmp_path / "held_out.hdf5", n=3, T=10, size=32)
+    report_dir = tmp_path / "report"
+    assert report_main(["--checkpoint", str(out), "--data", str(demos), "--pairs", "8", "--out", str(report_dir)]) == 0
+    report = json.loads((report_dir / "laq_report.json").read_text())
+    assert report["pairs"] == 8 and len(report["codes_per_position"]) == 4
+    mses = [report[k] for k in ("mse_recon_vs_next", "mse_recon_vs_current", "mse_copy_current_vs_next")]
+    assert all(np.isfinite(m) and m > 0 for m in mses)  # the tiny clips move: x_t != x_{t+H}
+    assert 1 <= report["distinct_code_tuples"] <= 8 and 1.0 <= report["perplexity"] <= 8.0
+    assert [row["step"] for row in report["training_usage"]][-1] == 3 and "unique_codes" in report["training_usage"][0]
+    assert (report_dir / "laq_codes.png").stat().st_size > 1000
+    assert report_main(["--checkpoint", str(tmp_path / "nope"), "--data", str(demos)]) == 2
