@@ -209,6 +209,15 @@ def _suite_quat_order(paths: list[Path]) -> tuple[str, str]:
     return suite, SUITES.build(suite).quat_order
 
 
+def config_features(cfg: ChunkPolicyConfig, paths: list[Path], with_clips: bool = False) -> dict[str, dict]:
+    """``cache_features``: {resolved file: {group: float32 [T, V, F]}} of ``cfg``'s frozen encoder for its image
+    keys and size (harness.data.feature_cache); ``with_clips`` includes action-free clip_* groups."""
+    encoder = build_frozen_encoder(cfg.vision, cfg.vision_dim, cfg.image_size)
+    return cached_features(
+        paths, cfg.image_keys, cfg.image_size, encoder, cfg.feature_cache_dir or None, with_clips=with_clips
+    )
+
+
 def chunk_policy_data(cfg: ChunkPolicyConfig, paths: list[Path], seed: int, val_fraction: float) -> TrainData:
     """Demo files -> train / val DemoChunkDatasets (val shares the train statistics) and the batch builder."""
     cfg.validate()
@@ -224,10 +233,7 @@ def chunk_policy_data(cfg: ChunkPolicyConfig, paths: list[Path], seed: int, val_
         "action_norm": cfg.action_norm,
     }
     if cfg.cache_features:
-        encoder = build_frozen_encoder(cfg.vision, cfg.vision_dim, cfg.image_size)
-        kwargs["features"] = cached_features(
-            paths, cfg.image_keys, cfg.image_size, encoder, cfg.feature_cache_dir or None
-        )
+        kwargs["features"] = config_features(cfg, paths)
     train = DemoChunkDataset(paths, "train", **kwargs)
     n_val = sum(len(split_episodes(open_demo_file(Path(p)).names, val_fraction, seed)[1]) for p in paths)
     val = DemoChunkDataset(paths, "val", stats=train.stats, **kwargs) if n_val else None

@@ -17,7 +17,7 @@ from harness.nn.checkpoint import load_checkpoint
 from harness.nn.text import TextEncoder
 from harness.nn.training import TrainData
 from harness.nn.vision import images_to_float, random_shift
-from harness.policy.chunk_policy import chunk_policy_data, config_from_dict
+from harness.policy.chunk_policy import chunk_policy_data, config_features, config_from_dict
 from policies.igor.config import IgorConfig
 
 # fields a low-level policy must share with its foundation policy: both read the same batch
@@ -52,7 +52,7 @@ def foundation_data(cfg: IgorConfig, paths: list[Path], seed: int, val_fraction:
         raise HarnessError(f"igor: lam checkpoint folder not found: {cfg.lam}")
     lam = load_igor_lam(cfg.lam)
     key_lam, size_lam = lam.cfg.image_key, lam.cfg.image_size
-    features = _frozen_features(cfg, paths) if cfg.cache_features else None
+    features = config_features(cfg, paths, with_clips=True) if cfg.cache_features else None
     split = split_files(paths, val_fraction, seed, require_actions=False)
     keys = tuple(dict.fromkeys((*cfg.image_keys, key_lam)))
     groups: list[tuple[np.ndarray, str, np.ndarray]] = []
@@ -141,13 +141,3 @@ def make_data(cfg: IgorConfig, paths: list[Path], seed: int, val_fraction: float
         cfg, paths, seed, val_fraction
     )
 
-
-def _frozen_features(cfg: IgorConfig, paths: list[Path]) -> dict[str, dict[str, np.ndarray]]:
-    """``cache_features``: the frozen encoder's features of every clip frame (harness.data.feature_cache)."""
-    from harness.data.feature_cache import cached_features
-    from harness.nn.frozen import build_frozen_encoder
-
-    encoder = build_frozen_encoder(cfg.vision, cfg.vision_dim, cfg.image_size)
-    return cached_features(
-        paths, cfg.image_keys, cfg.image_size, encoder, cfg.feature_cache_dir or None, with_clips=True
-    )

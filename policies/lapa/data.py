@@ -17,7 +17,7 @@ from harness.nn.action_bins import fit_quantile_bins
 from harness.nn.text import TextEncoder
 from harness.nn.training import TrainData
 from harness.nn.vision import images_to_float, random_shift
-from harness.policy.chunk_policy import chunk_policy_data
+from harness.policy.chunk_policy import chunk_policy_data, config_features
 from policies.lapa.config import LapaConfig
 
 LABEL_BATCH = 128
@@ -59,7 +59,7 @@ def latent_data(cfg: LapaConfig, paths: list[Path], seed: int, val_fraction: flo
     gap, laq_key, laq_size = laq.cfg.frame_gap, laq.cfg.image_key, laq.cfg.image_size
     split = split_files(paths, val_fraction, seed, require_actions=False)
     train_rows, val_rows = [], []
-    features = _frozen_features(cfg, paths) if cfg.cache_features else None
+    features = config_features(cfg, paths, with_clips=True) if cfg.cache_features else None
     keys = tuple(dict.fromkeys((*cfg.image_keys, laq_key)))
     for path in paths:
         meta = open_demo_file(Path(path), require_actions=False, obs_keys=keys)
@@ -108,17 +108,6 @@ def latent_data(cfg: LapaConfig, paths: list[Path], seed: int, val_fraction: flo
     key = "image_features" if features is not None else "images"
     val = LabelledFrames(val_rows, key) if val_rows else None
     return TrainData(LabelledFrames(train_rows, key), val, None, info, to_batch)
-
-
-def _frozen_features(cfg: LapaConfig, paths: list[Path]) -> dict[str, dict[str, np.ndarray]]:
-    """``cache_features``: the frozen encoder's features of every clip frame (harness.data.feature_cache)."""
-    from harness.data.feature_cache import cached_features
-    from harness.nn.frozen import build_frozen_encoder
-
-    encoder = build_frozen_encoder(cfg.vision, cfg.vision_dim, cfg.image_size)
-    return cached_features(
-        paths, cfg.image_keys, cfg.image_size, encoder, cfg.feature_cache_dir or None, with_clips=True
-    )
 
 
 def action_data(cfg: LapaConfig, paths: list[Path], seed: int, val_fraction: float) -> TrainData:
