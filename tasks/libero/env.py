@@ -18,6 +18,7 @@ import numpy as np
 from harness.protocols import TaskSpec
 from tasks.libero.articulation import articulated_parts, articulation_states
 from tasks.libero.cameras import CAMERA_OBSERVABLES, CameraSwitch
+from tasks.libero.scene_reuse import built_fixture_poses, soft_reset
 
 SETTLE_STEPS = 10
 SETTLE_ACTION = np.array([0, 0, 0, 0, 0, 0, -1], dtype=np.float64)
@@ -60,6 +61,9 @@ class LiberoTaskEnv:
             ignore_done=True,
             **extra,
         )
+        self._keep_one_set_of_property_samplers()
+        # fixture poses of the model as built, before LIBERO's placement moves them (reuse_scene only)
+        self._fixture_defaults = built_fixture_poses(self._env.env) if reuse_scene else {}
 
     def reset(self, init_index: int, seed: int, split: str = "eval") -> dict[str, Any]:
         """Rebuild the scene, place the objects, settle. Obs as in harness.protocols.
@@ -69,7 +73,7 @@ class LiberoTaskEnv:
         stove, rack), which robosuite re-samples at every rebuild (measured: up to 9 mm); we seed that
         sampling with the init index, so a scene is the same whatever this process reset before (LIBERO's
         growing list of property samplers, which made the placement depend on the number of earlier rebuilds,
-        is cleared before each rebuild: ``_reset_scene``).
+        is cleared before each build: ``_keep_one_set_of_property_samplers``).
         ``split="train"``: training scene ``init_index``: objects (and fixtures) sampled by the task's own
         BDDL placement distribution (robosuite's placement initializer, as LIBERO's released demos were
         collected) with seed TRAIN_SEED_BASE + init_index, disjoint from the evaluation seeds 0..49.
@@ -107,18 +111,27 @@ class LiberoTaskEnv:
     def _reset_scene(self) -> None:
         """Rebuild the scene (hard reset), or with ``reuse_scene`` after the first build reset it in place and
         clear what robosuite's soft reset keeps from the last episode (see ``tasks.libero.scene_reuse``)."""
-        from tasks.libero.scene_reuse import soft_reset
 
         self._camera_switch.select(None)  # a reused scene keeps its camera sensors: hand back the real ones
         if self.reuse_scene and self._built:
-            soft_reset(self._env)
+            soft_reset(self._env, self._fixture_defaults)
         else:
-            # LIBERO appends the scene's open/close and on/off samplers to this list at every model build and
-            # never clears it; each one draws from the global RNG before the placement sampler, so without this
-            # the fixtures' placement would depend on how many rebuilds the process has done.
-            self._env.env.object_property_initializers = []
             self._env.reset()
         self._built = True
+
+    def _keep_one_set_of_property_samplers(self) -> None:
+        """LIBERO appends the scene's open/close and on/off samplers to ``object_property_initializers`` at every
+        model build and never clears it; each one draws from the global RNG before the placement sampler, so the
+        fixtures' placement would depend on how many builds the process has done. Every build (rebuilds,
+        robosuite's retries after a failed placement) now starts from an empty list."""
+        inner = self._env.env
+        build = inner._load_model
+
+        def build_with_fresh_samplers() -> None:
+            inner.object_property_initializers = []
+            build()
+
+        inner._load_model = build_with_fresh_samplers
 
     def step(
         self, action: np.ndarray, cameras: tuple[str, ...] | None = None

@@ -1,7 +1,7 @@
 """Reusing a LIBERO scene between episodes (robosuite's soft reset), bit-identical to a rebuild where measured.
 
 A hard reset rebuilds the MuJoCo model (~3-4 s). robosuite's soft reset re-runs the placement sampling on the
-existing model but differs from a rebuild in two ways, found by diffing every field of the model, the simulator
+existing model but differs from a rebuild in three ways, found by diffing every field of the model, the simulator
 data, the controller and the gripper after both resets, then every ``sim.forward`` call inside them:
 
 - the gripper's integrated command (``gripper.current_action``) survives: the Panda gripper adds a step to it
@@ -9,16 +9,20 @@ data, the controller and the gripper after both resets, then every ``sim.forward
 - a rebuild runs ``mj_forward`` on fresh data twice before placing the objects (``_initialize_sim``, then the
   new offscreen render context's constructor on camera envs), leaving a constraint-solver warm start
   (``qacc_warmstart``) that a soft reset (``mj_resetData``: zeros) lacks; the solver then converges to values
-  ~1e-10 apart, which contacts amplify.
+  ~1e-10 apart, which contacts amplify;
+- the fixtures (cabinet, stove, ...) are placed by writing ``model.body_pos`` / ``body_quat``, after LIBERO's
+  conditional sampler has placed objects *in* or *on* a fixture's sites (the bowl in the open top drawer) from
+  the sites' current positions: a rebuilt model still has the fixtures where its XML puts them, a reused one has
+  them where the last episode placed them.
 
-``soft_reset`` clears the first and reproduces the second. Measured (40 random steps, 3 episodes each, every
-step's state and both camera images): bit-identical to a rebuild on libero_object task 0 and libero_goal task 0
-(a cabinet, whose placement LIBERO re-samples at every reset), 0.3-0.6 s instead of 3-4 s. On libero_10 task 8
-(two moka pots, a stove) the simulator states are identical but the images of 2 of 3 episodes are not: the
-stove's placement (``model.body_pos`` of ``flat_stove_1_main``, which lives in the model, not in the state) is
-7.9 mm away from the rebuild's in scene 2 (identical in scene 1). Why the same seeded sampler places it
-elsewhere on a reused model was not found. So the rebuild stays the default; ``reuse_scene=True`` is an opt-in
-until fixture placement matches on every task.
+``soft_reset`` clears the first, reproduces the second and puts the fixtures back where the XML has them.
+Measured (``tests/integration/test_libero_sim.py`` and a one-off check of 30 random steps on 3 evaluation and 1
+training scene, every step's state and both images): bit-identical to a rebuild on libero_goal task 0,
+libero_10 task 8 (two moka pots, a stove) and libero_spatial task 4 (bowl in the open drawer), 0.3-0.6 s
+instead of 3-4 s per reset. (The stove placement mismatch on libero_10 task 8 that an earlier version of this
+note could not explain was LIBERO's growing list of property samplers, cleared before every build since:
+``LiberoTaskEnv._keep_one_set_of_property_samplers``.) The rebuild stays the default until the reuse has
+been checked on every task.
 """
 
 from __future__ import annotations
@@ -28,11 +32,33 @@ from typing import Any
 import numpy as np
 
 
-def soft_reset(wrapper: Any) -> None:
-    """Reset LIBERO's env ``wrapper`` in place, as a rebuild would leave it (see module docstring)."""
+FixturePoses = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def built_fixture_poses(inner: Any) -> FixturePoses:
+    """Root-body pose of every fixture of LIBERO's inner env *as its XML places it* (a freshly compiled model: the
+    live one already has a sampled placement): name -> (pos [3], quat wxyz [4])."""
+    import mujoco
+
+    model = mujoco.MjModel.from_xml_string(inner.model.get_xml())
+    poses = {}
+    for fixture in inner.fixtures_dict.values():
+        body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, fixture.root_body)
+        poses[fixture.root_body] = (model.body_pos[body].copy(), model.body_quat[body].copy())
+    return poses
+
+
+def soft_reset(wrapper: Any, built_fixture_poses: FixturePoses) -> None:
+    """Reset LIBERO's env ``wrapper`` in place, as a rebuild would leave it (see module docstring);
+    ``built_fixture_poses``: ``built_fixture_poses`` of the same scene."""
     import mujoco
 
     inner = wrapper.env
+    model = inner.sim.model
+    for root_body, (pos, quat) in built_fixture_poses.items():
+        body = model.body_name2id(root_body)
+        model.body_pos[body] = pos
+        model.body_quat[body] = quat
     for robot in inner.robots:
         gripper = getattr(robot, "gripper", None)
         if gripper is not None and hasattr(gripper, "current_action"):
