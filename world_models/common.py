@@ -218,3 +218,15 @@ def register_trainable(name: str, config_cls: type, build_for_training: Callable
     TRAINABLES.register(f"world_model/{name}")(
         lambda: Trainable("world_model", name, config_cls, make_data, build_for_training)
     )
+
+
+def load_frozen(folder: str | Path, name: str, config_cls: type, build: Callable[[Any], nn.Module]) -> nn.Module:
+    """A trained ``world_model/<name>`` (``build(config)`` -> model) from its checkpoint folder, in eval mode
+    with frozen weights (the latent action models that label clips)."""
+    from harness.nn.checkpoint import load_checkpoint, load_state_into
+    from harness.policy.chunk_policy import config_from_dict
+
+    ckpt = load_checkpoint(str(folder), component="world_model", name=name)
+    model = build(config_from_dict(config_cls, ckpt.meta["config"]))
+    load_state_into(model, ckpt.state_dict, ckpt.folder)
+    return model.eval().requires_grad_(False)

@@ -249,13 +249,9 @@ def trainable() -> Trainable:
 
 def load_igor_lam(folder: str | Path) -> IgorLAM:
     """A trained LAM from its checkpoint folder, in eval mode with frozen weights."""
-    from harness.nn.checkpoint import load_checkpoint, load_state_into
-    from harness.policy.chunk_policy import config_from_dict
+    from world_models.common import load_frozen
 
-    ckpt = load_checkpoint(str(folder), component="world_model", name="igor_lam")
-    model = IgorLAM(config_from_dict(IgorLamConfig, ckpt.meta["config"]))
-    load_state_into(model, ckpt.state_dict, ckpt.folder)
-    return model.eval().requires_grad_(False)
+    return load_frozen(folder, "igor_lam", IgorLamConfig, IgorLAM)  # type: ignore[return-value]
 
 
 @torch.no_grad()

@@ -245,10 +245,6 @@ def trainable() -> Trainable:
 
 def load_laq(folder: str | Path) -> LatentActionQuantizer:
     """A trained quantizer from its checkpoint folder, in eval mode with frozen weights."""
-    from harness.nn.checkpoint import load_checkpoint, load_state_into
-    from harness.policy.chunk_policy import config_from_dict
+    from world_models.common import load_frozen
 
-    ckpt = load_checkpoint(str(folder), component="world_model", name="laq")
-    model = LatentActionQuantizer(config_from_dict(LAQConfig, ckpt.meta["config"]))
-    load_state_into(model, ckpt.state_dict, ckpt.folder)
-    return model.eval().requires_grad_(False)
+    return load_frozen(folder, "laq", LAQConfig, LatentActionQuantizer)  # type: ignore[return-value]

@@ -80,37 +80,59 @@ def pair_actions(actions: np.ndarray, gap: int) -> np.ndarray:
     return out
 
 
-def laq_latents(checkpoint: str, paths: list[Path], quantized: bool) -> tuple[np.ndarray, ...]:
-    """(latents [M, 4 * q], pair actions [M, Da], episode ids [M], steps [M]) of every demo's pairs."""
+def _demo_frames(paths: list[Path], key: str, size: int, gap: int):  # type: ignore[no-untyped-def]
+    """(frames float [T, 3, size, size] in [0, 1], actions float64 [T, Da]) of every demo longer than ``gap``."""
     import torch
 
     from harness.data.features import resize_image
     from harness.data.hdf5_io import open_demo_file, read_demo
     from harness.nn.vision import images_to_float
-    from world_models.laq import load_laq
 
-    model = load_laq(checkpoint)
-    gap, key, size = model.cfg.frame_gap, model.cfg.image_key, model.cfg.image_size
-    lat, act, eps, steps = [], [], [], []
+    found = False
     for path in paths:
         meta = open_demo_file(Path(path), obs_keys=(key,))
         for name in meta.names:
             demo = read_demo(meta.path, name, (key,))
             if demo.actions is None or len(demo.actions) <= gap:
                 continue
-            x = images_to_float(torch.from_numpy(np.stack([resize_image(f, size) for f in demo.obs[key]])))
-            with torch.no_grad():
-                delta = model.latent_delta(x[:-gap], x[gap:])  # [T - gap, 4, q]
-                if quantized:
-                    codes = model.quantizer.nearest(delta.reshape(-1, delta.shape[-1]))
-                    delta = model.quantizer.codebook[codes].view(delta.shape)
-            lat.append(delta.flatten(1).numpy())
-            act.append(pair_actions(np.asarray(demo.actions, dtype=np.float64), gap))
-            eps.append(np.full(len(delta), len(eps)))
-            steps.append(np.arange(len(delta)))
-    if not lat:
+            found = True
+            frames = images_to_float(torch.from_numpy(np.stack([resize_image(f, size) for f in demo.obs[key]])))
+            yield frames, np.asarray(demo.actions, dtype=np.float64)
+    if not found:
         raise HarnessError(f"knn-std: no demo in {', '.join(map(str, paths))} is longer than the gap {gap}")
+
+
+def _collect(latents_of, paths: list[Path], key: str, size: int, gap: int) -> tuple[np.ndarray, ...]:  # type: ignore[no-untyped-def]
+    """(latents [M, L], pair actions [M, Da], episode ids [M], steps [M]) with ``latents_of(frames)`` giving
+    each demo's [T - gap, ...] latents."""
+    lat, act, eps, steps = [], [], [], []
+    for frames, actions in _demo_frames(paths, key, size, gap):
+        z = latents_of(frames)
+        lat.append(z.reshape(len(z), -1))
+        act.append(pair_actions(actions, gap))
+        eps.append(np.full(len(z), len(eps)))
+        steps.append(np.arange(len(z)))
     return np.concatenate(lat), np.concatenate(act), np.concatenate(eps), np.concatenate(steps)
+
+
+def laq_latents(checkpoint: str, paths: list[Path], quantized: bool) -> tuple[np.ndarray, ...]:
+    """(latents [M, 4 * q], pair actions [M, Da], episode ids [M], steps [M]) of every demo's pairs."""
+    import torch
+
+    from world_models.laq import load_laq
+
+    model = load_laq(checkpoint)
+    gap = model.cfg.frame_gap
+
+    @torch.no_grad()
+    def latents_of(x: torch.Tensor) -> np.ndarray:
+        delta = model.latent_delta(x[:-gap], x[gap:])  # [T - gap, 4, q]
+        if quantized:
+            codes = model.quantizer.nearest(delta.reshape(-1, delta.shape[-1]))
+            delta = model.quantizer.codebook[codes].view(delta.shape)
+        return delta.numpy()
+
+    return _collect(latents_of, paths, model.cfg.image_key, model.cfg.image_size, gap)
 
 
 def igor_lam_latents(checkpoint: str, paths: list[Path], quantized: bool) -> tuple[np.ndarray, ...]:
@@ -118,33 +140,18 @@ def igor_lam_latents(checkpoint: str, paths: list[Path], quantized: bool) -> tup
     window's earlier frames as context; continuous, or with ``quantized`` the VQ codebook vectors)."""
     import torch
 
-    from harness.data.features import resize_image
-    from harness.data.hdf5_io import open_demo_file, read_demo
-    from harness.nn.vision import images_to_float
     from world_models.igor_lam import load_igor_lam, window_indices
 
     model = load_igor_lam(checkpoint)
-    gap, key, size = model.cfg.frame_gap, model.cfg.image_key, model.cfg.image_size
-    lat, act, eps, steps = [], [], [], []
-    for path in paths:
-        meta = open_demo_file(Path(path), obs_keys=(key,))
-        for name in meta.names:
-            demo = read_demo(meta.path, name, (key,))
-            if demo.actions is None or len(demo.actions) <= gap:
-                continue
-            x = images_to_float(torch.from_numpy(np.stack([resize_image(f, size) for f in demo.obs[key]])))
-            idx = torch.from_numpy(window_indices(len(x), model.cfg.context, gap))
-            with torch.no_grad():
-                z = torch.cat([model.idm(x[idx[i : i + BLOCK]]) for i in range(0, len(idx), BLOCK)])
-                if quantized:
-                    z = model.quantize(z)[0]
-            lat.append(z.flatten(1).numpy())
-            act.append(pair_actions(np.asarray(demo.actions, dtype=np.float64), gap))
-            eps.append(np.full(len(z), len(eps)))
-            steps.append(np.arange(len(z)))
-    if not lat:
-        raise HarnessError(f"knn-std: no demo in {', '.join(map(str, paths))} is longer than the gap {gap}")
-    return np.concatenate(lat), np.concatenate(act), np.concatenate(eps), np.concatenate(steps)
+    gap = model.cfg.frame_gap
+
+    @torch.no_grad()
+    def latents_of(x: torch.Tensor) -> np.ndarray:
+        idx = torch.from_numpy(window_indices(len(x), model.cfg.context, gap))
+        z = torch.cat([model.idm(x[idx[i : i + BLOCK]]) for i in range(0, len(idx), BLOCK)])
+        return (model.quantize(z)[0] if quantized else z).numpy()
+
+    return _collect(latents_of, paths, model.cfg.image_key, model.cfg.image_size, gap)
 
 
 EXTRACTORS = {"laq": laq_latents, "igor_lam": igor_lam_latents}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from typing import Sequence
+
 import numpy as np
 from scipy.spatial.transform import Rotation
 
@@ -23,6 +25,11 @@ def resize_image(img: np.ndarray, size: int) -> np.ndarray:
     from PIL import Image
 
     return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR))
+
+
+def stacked_views(obs: dict[str, np.ndarray], keys: Sequence[str], size: int) -> np.ndarray:
+    """A group's frames of every camera in ``keys`` (each uint8 [T, H, W, 3]) -> uint8 [T, V, size, size, 3]."""
+    return np.stack([np.stack([resize_image(f, size) for f in obs[k]]) for k in keys], axis=1)
 
 
 # Keys a policy may name in ``proprio_keys`` that are derived from stored fields when a file lacks them.

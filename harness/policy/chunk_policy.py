@@ -25,7 +25,7 @@ from torch import nn
 
 from harness.data.dataset import DemoChunkDataset, NormStats, split_episodes
 from harness.data.feature_cache import cached_features
-from harness.data.features import IMAGE_KEYS_FROM_ENV, live_features
+from harness.data.features import IMAGE_KEYS_FROM_ENV, live_features, stacked_views
 from harness.data.hdf5_io import open_demo_file
 from harness.engine.render import ObservationNeeds
 from harness.errors import HarnessError
@@ -216,6 +216,16 @@ def config_features(cfg: ChunkPolicyConfig, paths: list[Path], with_clips: bool 
     return cached_features(
         paths, cfg.image_keys, cfg.image_size, encoder, cfg.feature_cache_dir or None, with_clips=with_clips
     )
+
+
+def group_views(
+    cfg: ChunkPolicyConfig, obs: dict[str, np.ndarray], features: dict[str, dict] | None, path: Path, name: str
+) -> np.ndarray:
+    """Group ``name`` of file ``path`` as a model reads it: cached frozen features [T, V, F] (``features`` from
+    ``config_features``) or its frames resized to the config's size [T, V, S, S, 3]."""
+    if features is not None:
+        return features[str(Path(path).resolve())][name]
+    return stacked_views(obs, cfg.image_keys, cfg.image_size)
 
 
 def chunk_policy_data(cfg: ChunkPolicyConfig, paths: list[Path], seed: int, val_fraction: float) -> TrainData:

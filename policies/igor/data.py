@@ -17,7 +17,7 @@ from harness.nn.checkpoint import load_checkpoint
 from harness.nn.text import TextEncoder
 from harness.nn.training import TrainData
 from harness.nn.vision import images_to_float, random_shift
-from harness.policy.chunk_policy import chunk_policy_data, config_features, config_from_dict
+from harness.policy.chunk_policy import chunk_policy_data, config_features, group_views, config_from_dict
 from policies.igor.config import IgorConfig
 
 # fields a low-level policy must share with its foundation policy: both read the same batch
@@ -65,12 +65,7 @@ def foundation_data(cfg: IgorConfig, paths: list[Path], seed: int, val_fraction:
             if not len(latents):
                 continue
             codes_seen.update(codes.flatten().tolist())
-            if features is not None:
-                views = features[str(Path(path).resolve())][name]  # [T, V, F]
-            else:
-                views = np.stack(
-                    [np.stack([resize_image(f, cfg.image_size) for f in demo.obs[k]]) for k in cfg.image_keys], axis=1
-                )  # [T, V, S, S, 3]
+            views = group_views(cfg, demo.obs, features, path, name)  # [T, V, F] or [T, V, S, S, 3]
             groups.append((views, str(demo.attrs.get("instruction", meta.instruction)), latents))
             rows = [(len(groups) - 1, t) for t in range(len(latents))]
             (val_rows if split.is_val(path, name) else train_rows).extend(rows)

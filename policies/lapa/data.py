@@ -17,7 +17,7 @@ from harness.nn.action_bins import fit_quantile_bins
 from harness.nn.text import TextEncoder
 from harness.nn.training import TrainData
 from harness.nn.vision import images_to_float, random_shift
-from harness.policy.chunk_policy import chunk_policy_data, config_features
+from harness.policy.chunk_policy import chunk_policy_data, config_features, group_views
 from policies.lapa.config import LapaConfig
 
 LABEL_BATCH = 128
@@ -66,12 +66,7 @@ def latent_data(cfg: LapaConfig, paths: list[Path], seed: int, val_fraction: flo
         for name in meta.names:
             demo = read_demo(meta.path, name, keys)
             codes = _label_group(laq, np.stack([resize_image(f, laq_size) for f in demo.obs[laq_key]]), gap)
-            if features is not None:
-                views = features[str(Path(path).resolve())][name]  # [T, V, F]
-            else:
-                views = np.stack(
-                    [np.stack([resize_image(f, cfg.image_size) for f in demo.obs[k]]) for k in cfg.image_keys], axis=1
-                )  # [T, V, S, S, 3]
+            views = group_views(cfg, demo.obs, features, path, name)  # [T, V, F] or [T, V, S, S, 3]
             instruction = str(demo.attrs.get("instruction", meta.instruction))
             rows = [(views[t], instruction, codes[t]) for t in range(len(codes))]
             (val_rows if split.is_val(path, name) else train_rows).extend(rows)
