@@ -72,15 +72,19 @@ def checkpoint_scenes(folder: str | Path) -> list[str] | None:
 
 def training_scenes(paths: Sequence[Path], model_cfg: Any) -> list[str]:
     """Scenes behind a new checkpoint: its data files plus every checkpoint it builds on (the ``init`` of a
-    later training stage, a frozen ``encoder`` trained here, the ``laq`` quantizer that labels LAPA's clips, and
-    any field a config class names in its ``PARENT_CHECKPOINTS``).
+    later training stage, a frozen ``encoder`` trained here, a frozen ``vision=ckpt:DIR`` image encoder, the ``laq``
+    quantizer that labels LAPA's clips, and any field a config class names in its ``PARENT_CHECKPOINTS``).
     A parent without a record makes the result contain ``*#unknown``, which evaluation treats as possibly
     overlapping."""
     scenes: set[str] = set()
     for path in paths:
         scenes.update(scenes_of_file(Path(path)))
-    for field in ("init", "encoder", "laq", *getattr(model_cfg, "PARENT_CHECKPOINTS", ())):
-        parent = getattr(model_cfg, field, "")
+    fields = ("init", "encoder", "laq", *getattr(model_cfg, "PARENT_CHECKPOINTS", ()))
+    parents = [getattr(model_cfg, f, "") for f in fields]
+    vision = str(getattr(model_cfg, "vision", ""))
+    if vision.startswith("ckpt:"):  # a frozen image encoder trained here: its training frames count too
+        parents.append(vision.removeprefix("ckpt:"))
+    for parent in parents:
         if not parent or str(parent).startswith("hf:") or not (Path(parent) / "config.json").exists():
             continue
         recorded = checkpoint_scenes(parent)
