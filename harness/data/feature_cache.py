@@ -27,13 +27,13 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
-from harness.data.features import resize_image
+from harness.data.features import stacked_views
 from harness.data.hdf5_io import open_demo_file, read_demo
 from harness.errors import HarnessError
 from harness.nn.frozen import FrozenEncoder
 from harness.nn.vision import images_to_float
 
-CACHE_VERSION = 2  # 2: action-free clip_* groups are cached too
+CACHE_VERSION = 2  # 2: the key records whether action-free clip_* groups are included
 FeatureTable = dict[str, np.ndarray]  # demo name -> float32 [T, V, F]
 
 
@@ -81,12 +81,8 @@ def _compute(
     meta = open_demo_file(path, require_actions=not with_clips, obs_keys=tuple(image_keys))
     table: FeatureTable = {}
     for name in meta.names:
-        demo = read_demo(meta.path, name, tuple(image_keys))
-        views = []
-        for key in image_keys:
-            frames = np.stack([resize_image(f, image_size) for f in demo.obs[key]])
-            views.append(frame_features(encoder, frames))
-        table[name] = np.stack(views, axis=1)  # [T, V, F]
+        views = stacked_views(read_demo(meta.path, name, tuple(image_keys)).obs, image_keys, image_size)
+        table[name] = np.stack([frame_features(encoder, views[:, v]) for v in range(len(image_keys))], axis=1)
     return table
 
 

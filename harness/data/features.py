@@ -7,9 +7,7 @@ from live observations with the same functions, so training and evaluation featu
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from scipy.spatial.transform import Rotation

@@ -111,7 +111,6 @@ class LiberoTaskEnv:
     def _reset_scene(self) -> None:
         """Rebuild the scene (hard reset), or with ``reuse_scene`` after the first build reset it in place and
         clear what robosuite's soft reset keeps from the last episode (see ``tasks.libero.scene_reuse``)."""
-
         self._camera_switch.select(None)  # a reused scene keeps its camera sensors: hand back the real ones
         if self.reuse_scene and self._built:
             soft_reset(self._env, self._fixture_defaults)

@@ -16,10 +16,10 @@ data, the controller and the gripper after both resets, then every ``sim.forward
   them where the last episode placed them.
 
 ``soft_reset`` clears the first, reproduces the second and puts the fixtures back where the XML has them.
-Measured (``tests/integration/test_libero_sim.py`` and a one-off check of 30 random steps on 3 evaluation and 1
-training scene, every step's state and both images): bit-identical to a rebuild on libero_goal task 0,
-libero_10 task 8 (two moka pots, a stove) and libero_spatial task 4 (bowl in the open drawer), 0.3-0.6 s
-instead of 3-4 s per reset. (The stove placement mismatch on libero_10 task 8 that an earlier version of this
+Measured (``tests/integration/test_libero_sim.py`` and ``benchmarks/bench_scene_reuse.py``: random steps from 3
+evaluation scenes and 1 training scene, every step's state and both images, the fixture poses): bit-identical to
+a rebuild on 29 tasks (README "Scene reuse on reset") and libero_10 task 8 (two moka pots, a stove), resets
+2.5-3.3x faster. (The stove placement mismatch on libero_10 task 8 that an earlier version of this
 note could not explain was LIBERO's growing list of property samplers, cleared before every build since:
 ``LiberoTaskEnv._keep_one_set_of_property_samplers``.) The rebuild stays the default until the reuse has
 been checked on every task.
@@ -48,14 +48,14 @@ def built_fixture_poses(inner: Any) -> FixturePoses:
     return poses
 
 
-def soft_reset(wrapper: Any, built_fixture_poses: FixturePoses) -> None:
+def soft_reset(wrapper: Any, fixture_poses: FixturePoses) -> None:
     """Reset LIBERO's env ``wrapper`` in place, as a rebuild would leave it (see module docstring);
-    ``built_fixture_poses``: ``built_fixture_poses`` of the same scene."""
+    ``fixture_poses``: ``built_fixture_poses`` of the same scene."""
     import mujoco
 
     inner = wrapper.env
     model = inner.sim.model
-    for root_body, (pos, quat) in built_fixture_poses.items():
+    for root_body, (pos, quat) in fixture_poses.items():
         body = model.body_name2id(root_body)
         model.body_pos[body] = pos
         model.body_quat[body] = quat
