@@ -10,6 +10,13 @@ steps are never neighbours; ties (discrete codes) are broken at random; sample s
 
     python -m world_models.latent_metrics knn-std --model laq|igor_lam --checkpoint DIR --data DEMOS.hdf5 [...]
         [--ks 2,4,8,...] [--window 3] [--quantized] [--out DIR]   -> DIR/knn_std.json and DIR/knn_std.png
+
+LAWM's CCA (paper 003 Table III; world_models.cca): first canonical correlation between a pretrain=lawm policy's
+latent actions and the true actions, fitted on half of the demonstrations and reported on the other half, per
+task group, beside a shuffled-pairs baseline:
+
+    python -m world_models.latent_metrics cca --checkpoint PRETRAIN_DIR --data DEMOS.hdf5 [...] [--out DIR]
+        -> DIR/cca.json
 """
 
 from __future__ import annotations
@@ -183,8 +190,8 @@ def _plot(results: dict[str, dict[int, dict[str, float]]], out: Path) -> None:
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     p = OneLineParser(prog="python -m world_models.latent_metrics", description=__doc__.split("\n")[0])
-    p.add_argument("command", choices=["knn-std"])
-    p.add_argument("--model", choices=sorted(EXTRACTORS), required=True)
+    p.add_argument("command", choices=["knn-std", "cca"])
+    p.add_argument("--model", choices=sorted(EXTRACTORS), help="knn-std: the latent action model")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data", nargs="+", required=True, help="held-out demo HDF5 file(s) (with actions)")
     p.add_argument("--ks", default="2,4,8,16,32,64,128")
@@ -199,6 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise HarnessError(f"--ks expects comma-separated integers, got {args.ks!r}") from None
     if not Path(args.checkpoint).is_dir():
         raise HarnessError(f"--checkpoint: folder not found: {args.checkpoint}")
+    if args.command == "cca":
+        return _cca(args)
+    if args.model is None:
+        raise HarnessError("knn-std needs --model (" + " | ".join(sorted(EXTRACTORS)) + ")")
     latents, actions, episodes, steps = EXTRACTORS[args.model](args.checkpoint, [Path(d) for d in args.data],
                                                                args.quantized)  # fmt: skip
     shuffled = np.random.default_rng(args.seed).permutation(len(latents))
@@ -213,6 +224,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out / "knn_std.json").write_text(json.dumps(report, indent=2) + "\n")
     _plot(results, out / "knn_std.png")
     print(json.dumps({label: by_k[min(by_k)] for label, by_k in results.items()}))
+    return 0
+
+
+def _cca(args) -> int:  # type: ignore[no-untyped-def]
+    from world_models.cca import cca_report, policy_latent_pairs
+
+    paths = [Path(d) for d in args.data]
+    for path in paths:
+        if not path.is_file():
+            raise HarnessError(f"--data: file not found: {path}")
+    latents, actions, episodes, groups = policy_latent_pairs(args.checkpoint, paths, args.seed)
+    results = cca_report(latents, actions, episodes, groups, args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"checkpoint": args.checkpoint, "data": args.data, "pairs": len(latents),
+              "episodes": int(len(np.unique(episodes))), "seed": args.seed, "results": results}  # fmt: skip
+    (out / "cca.json").write_text(json.dumps(report, indent=2) + "\n")
+    for group, row in results.items():
+        cca = "-" if row["cca"] is None else f"{row['cca']:.3f}"
+        shuffled = "-" if row["shuffled"] is None else f"{row['shuffled']:.3f}"
+        print(f"{group:>12}  pairs {row['pairs']:>6}  cca {cca:>6}  shuffled {shuffled:>6}")
     return 0
 
 

@@ -33,6 +33,7 @@ from harness.nn.checkpoint import load_checkpoint, load_state_into
 from harness.nn.text import TextEncoder
 from harness.nn.training import TrainData
 from harness.nn.frozen import FrozenEncoder, build_frozen_encoder, is_frozen_kind
+from harness.policy.lawm import check_not_pretraining
 from harness.nn.vision import images_to_float, random_shift
 from harness.protocols import EpisodeSpec, Obs
 
@@ -280,6 +281,7 @@ def load_chunk_policy(
         raise HarnessError(f"policy {name!r} needs --checkpoint DIR (a folder written by python -m harness.train)")
     ckpt = load_checkpoint(checkpoint, component="policy", name=name)
     cfg = config_from_dict(config_cls, ckpt.meta["config"])
+    check_not_pretraining(cfg, str(ckpt.folder))
     info = ckpt.meta.get("data", {})
     if ckpt.stats is None:
         raise HarnessError(f"checkpoint {ckpt.folder} has no stats.json (normalisation statistics)")
@@ -293,7 +295,12 @@ def register_chunk_policy(name: str, config_cls: type, build_model: Callable[[An
     from harness.nn.training import Trainable
     from harness.registry import POLICIES, TRAINABLES
 
+    from harness.policy.lawm import LawmFields, trainable_builders
+
+    make_data, build_trained = chunk_policy_data, build_model
+    if issubclass(config_cls, LawmFields):  # the config declares LAWM pretraining / finetuning
+        make_data, build_trained = trainable_builders(name, config_cls, build_model)
     POLICIES.register(name)(
         lambda checkpoint=None: load_chunk_policy(checkpoint, name, config_cls, build_model)
     )
-    TRAINABLES.register(f"policy/{name}")(lambda: Trainable("policy", name, config_cls, chunk_policy_data, build_model))
+    TRAINABLES.register(f"policy/{name}")(lambda: Trainable("policy", name, config_cls, make_data, build_trained))

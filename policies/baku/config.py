@@ -6,14 +6,16 @@ from dataclasses import dataclass
 
 from harness.errors import HarnessError
 from harness.policy.chunk_policy import ChunkPolicyConfig
+from harness.policy.lawm import LawmFields, validate_lawm
 
 
 @dataclass(frozen=True)
-class BakuConfig(ChunkPolicyConfig):
+class BakuConfig(LawmFields, ChunkPolicyConfig):
     """BAKU (Haldar et al. 2024): FiLM(instruction) image encoder shared by the views, a transformer trunk
     over [instruction, per-step view and proprio tokens, action token], and an MLP action-chunk head
     trained with MSE. Deterministic: ``sample`` adds declared Gaussian noise of ``sample_noise``
-    (normalised action units) around the predicted chunk.
+    (normalised action units) around the predicted chunk. LAWM pretraining / finetuning: ``LawmFields``
+    (harness.policy.lawm); its latent chunk is the head's output.
     """
 
     d_model: int = 128
@@ -29,3 +31,4 @@ class BakuConfig(ChunkPolicyConfig):
             raise HarnessError("d_model must be divisible by heads")
         if self.sample_noise < 0:
             raise HarnessError("sample_noise must be >= 0")
+        validate_lawm(self)

@@ -59,6 +59,13 @@ class BakuModel(nn.Module):
         out = self.norm(self.trunk(tokens))[:, -1]
         return self.head(out).view(b, self.cfg.action_horizon, self.action_dim)
 
+    def latent_actions(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None) -> torch.Tensor:
+        """LAWM's latent chunk [B, Hz, Da]: the head's output (differentiable)."""
+        return self(batch)
+
+    def last_action_layer(self) -> nn.Module:
+        return self.head[-1]
+
     def compute_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None) -> tuple:
         pred = self(batch)
         mask = batch["action_mask"].unsqueeze(-1).float()

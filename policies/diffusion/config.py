@@ -6,15 +6,17 @@ from dataclasses import dataclass
 
 from harness.errors import HarnessError
 from harness.policy.chunk_policy import ChunkPolicyConfig
+from harness.policy.lawm import LawmFields, validate_lawm
 
 
 @dataclass(frozen=True)
-class DiffusionConfig(ChunkPolicyConfig):
+class DiffusionConfig(LawmFields, ChunkPolicyConfig):
     """Diffusion Policy: conv image encoder per view + proprio + instruction -> U-Net denoiser over the chunk.
 
     DDPM training with ``train_timesteps`` noise levels (squared-cosine schedule, epsilon prediction);
     DDIM sampling with ``inference_steps`` steps. Samples are clipped to [-1, 1] (``clip_sample``), so actions
-    must be ``minmax``-normalised.
+    must be ``minmax``-normalised. LAWM pretraining / finetuning: ``LawmFields`` (harness.policy.lawm); its latent
+    chunk is one denoising step from pure noise, noise - eps(noise, T - 1), as in the paper's code.
     """
 
     action_norm: str = "minmax"
@@ -36,3 +38,4 @@ class DiffusionConfig(ChunkPolicyConfig):
             )
         if not 1 <= self.inference_steps <= self.train_timesteps:
             raise HarnessError("inference_steps must be in 1..train_timesteps")
+        validate_lawm(self)

@@ -67,6 +67,18 @@ class DiffusionPolicyModel(nn.Module):
         loss = ((pred - noise) ** 2 * mask).sum() / (mask.sum() * actions.shape[-1]).clamp(min=1)
         return loss, {}
 
+    def latent_actions(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None) -> torch.Tensor:
+        """LAWM's latent chunk [B, Hz, Da]: one differentiable denoising step from pure noise at the last training
+        timestep, noise - eps(noise, T - 1, cond) (LAWM's ``get_latent_from_noise``; stochastic)."""
+        cond = self.encode(batch)
+        shape = (cond.shape[0], self.cfg.action_horizon, self.action_dim)
+        noise = torch.randn(shape, generator=generator).to(cond.device)
+        steps = torch.full((shape[0],), self.cfg.train_timesteps - 1, device=cond.device)
+        return noise - self.denoiser(noise, steps, cond)
+
+    def last_action_layer(self) -> nn.Module:
+        return self.denoiser.final[-1]
+
     @torch.no_grad()
     def predict(self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None) -> torch.Tensor:
         """n chunks [n, Hz, Da] for ONE observation; different noise draws give different chunks."""
