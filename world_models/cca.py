@@ -18,7 +18,7 @@ import numpy as np
 
 from harness.errors import HarnessError
 
-MIN_PAIRS = 20  # per half; fewer and the group is reported as too small
+MIN_PAIRS, MIN_EPISODES = 20, 2  # per half; fewer and the group is reported as too small
 
 
 def first_canonical_correlation(
@@ -52,8 +52,10 @@ def cca_report(
     for name in ["all", *sorted(set(groups.tolist()))]:
         sel = np.ones(len(latents), bool) if name == "all" else groups == name
         a, b = sel & fit, sel & ~fit
-        if a.sum() < MIN_PAIRS or b.sum() < MIN_PAIRS:
-            out[name] = {"pairs": int(sel.sum()), "cca": None, "shuffled": None, "note": "too few pairs in a half"}
+        few = min(a.sum(), b.sum()) < MIN_PAIRS or min(len(np.unique(episodes[a])), len(np.unique(episodes[b]))) < 2
+        if few:
+            out[name] = {"pairs": int(sel.sum()), "cca": None, "shuffled": None,
+                         "note": f"fewer than {MIN_EPISODES} episodes or {MIN_PAIRS} pairs in a half"}  # fmt: skip
             continue
         row = {"pairs": int(sel.sum()), "fit_pairs": int(a.sum())}
         row["cca"] = first_canonical_correlation(latents[a], actions[a], latents[b], actions[b])

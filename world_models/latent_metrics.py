@@ -234,12 +234,20 @@ def _cca(args) -> int:  # type: ignore[no-untyped-def]
     for path in paths:
         if not path.is_file():
             raise HarnessError(f"--data: file not found: {path}")
+    from harness.engine.scenes import checkpoint_scenes, overlap, scenes_of_file
+
     latents, actions, episodes, groups = policy_latent_pairs(args.checkpoint, paths, args.seed)
     results = cca_report(latents, actions, episodes, groups, args.seed)
+    trained = checkpoint_scenes(args.checkpoint) or []
+    shared = overlap(sorted({s for p in paths for s in scenes_of_file(p)}), trained)
+    if shared:
+        print(f"warning: {len(shared)} scene(s) of --data were pretraining scenes of the checkpoint (not held out)",
+              file=sys.stderr)  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = {"checkpoint": args.checkpoint, "data": args.data, "pairs": len(latents),
-              "episodes": int(len(np.unique(episodes))), "seed": args.seed, "results": results}  # fmt: skip
+              "episodes": int(len(np.unique(episodes))), "seed": args.seed,
+              "pretraining_scenes_in_data": len(shared), "results": results}  # fmt: skip
     (out / "cca.json").write_text(json.dumps(report, indent=2) + "\n")
     for group, row in results.items():
         cca = "-" if row["cca"] is None else f"{row['cca']:.3f}"

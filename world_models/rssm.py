@@ -56,16 +56,23 @@ def _mlp(cin: int, cout: int, hidden: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(cin, hidden), nn.LayerNorm(hidden), nn.SiLU(), nn.Linear(hidden, cout))
 
 
+def conv_widths(image_size: int, depth: int) -> list[int]:
+    """Output channels of the encoder's stride-2 convs from image_size down to 4x4: depth, 2 depth, 4 depth, ...
+    (DreamerV3's doubling; 64 px -> [d, 2d, 4d, 8d])."""
+    n = max(1, (image_size // 4).bit_length() - 1)
+    return [depth * 2**i for i in range(n)]
+
+
 class ImageEncoder(nn.Module):
     """float [N, 3, S, S] in [0, 1] -> embedding [N, E] (stride-2 convs down to 4x4)."""
 
     def __init__(self, image_size: int, depth: int):
         super().__init__()
-        layers, cin, size = [], 3, image_size
-        while size > 4:
-            cout = depth * 2 ** (len(layers) // 2)
+        layers: list[nn.Module] = []
+        cin = 3
+        for cout in conv_widths(image_size, depth):
             layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.GroupNorm(1, cout), nn.SiLU()]
-            cin, size = cout, size // 2
+            cin = cout
         self.net = nn.Sequential(*layers, nn.Flatten())
         self.out_dim = cin * 16
 
@@ -78,11 +85,8 @@ class ImageDecoder(nn.Module):
 
     def __init__(self, feat_dim: int, image_size: int, depth: int):
         super().__init__()
-        n = 0
-        while 4 * 2**n < image_size:
-            n += 1
-        widths = [depth * 2 ** (i // 2) for i in range(n)][::-1]  # mirror of the encoder
-        self.start = widths[0] if widths else depth
+        widths = conv_widths(image_size, depth)[::-1]  # the encoder's, mirrored
+        self.start = widths[0]
         self.proj = nn.Linear(feat_dim, self.start * 16)
         layers: list[nn.Module] = []
         for i, cin in enumerate(widths):
@@ -129,6 +133,12 @@ class RSSM(nn.Module):
         """KL(post || prior) summed over the categorical variables: [B, stoch, classes] x2 -> [B]."""
         return (post * (post.log() - prior.log())).sum((-1, -2))
 
+    def kl_terms(self, dyn: torch.Tensor, rep: torch.Tensor) -> torch.Tensor:
+        """Per-element KL loss: dyn_scale * max(dyn, free) + rep_scale * max(rep, free), each element [B, T] clipped
+        on its own (DreamerV3), so an element under free bits gives no gradient."""
+        free = self.cfg.free_nats
+        return self.cfg.dyn_scale * dyn.clamp(min=free) + self.cfg.rep_scale * rep.clamp(min=free)
+
     def initial_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(h_0 [B, deter], z_0 [B, z_dim]): the learned initial deterministic state and its prior's mode."""
         h = torch.tanh(self.initial).expand(batch, -1)
@@ -166,8 +176,7 @@ class RSSM(nn.Module):
         recon = self.decoder(torch.stack(feats, 1).flatten(0, 1)).view_as(frames)
         recon_loss = ((recon - frames) ** 2).sum((-1, -2, -3)).mean()
         dyn_t, rep_t = torch.stack(dyn, 1), torch.stack(rep, 1)  # [B, n+1]
-        free = self.cfg.free_nats
-        kl_loss = (self.cfg.dyn_scale * dyn_t.clamp(min=free) + self.cfg.rep_scale * rep_t.clamp(min=free)).mean()
+        kl_loss = self.kl_terms(dyn_t, rep_t).mean()
         loss = recon_loss + kl_loss
         # dyn and rep are the same KL value (they differ only in where the gradient stops): logged once
         logs = {"recon": float(recon_loss.detach()), "kl": float(dyn_t.detach().mean())}

@@ -20,6 +20,7 @@ layer at its fresh initialisation.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -38,7 +39,10 @@ from harness.nn.vision import images_to_float
 from world_models.rssm import RSSM, RssmConfig
 
 PRETRAIN_STAGE = "lawm_pretrain"
-INTERFACE = ("image_keys", "proprio_keys", "image_size", "obs_horizon", "action_horizon", "vision", "vision_dim")
+# config fields a finetuning run may set differently from its pretrained parent (every other field must match;
+# the LawmFields and the text encoder, compared by its resolved name, are handled separately)
+MAY_DIFFER = ("n_action_steps", "sample_noise", "shift_pad", "cache_features", "feature_cache_dir", "dropout",
+              "action_norm", "inference_steps", "text_encoder")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class LawmFields:
     detach_latents: bool = False  # pretraining: cut the latents from the policy (the released code's behaviour)
     latent_dim: int = 7  # pretraining: width of a latent action (the paper: the action dimension)
     wm_image_key: str = ""  # the camera the world model reconstructs ("": the first of image_keys)
+    wm_image_size: int = 0  # the world model's frame size (0: image_size; a power of two)
     wm_deter: int = 256
     wm_hidden: int = 128
     wm_stoch: int = 8
@@ -67,13 +72,14 @@ def validate_lawm(cfg: Any) -> None:
         raise HarnessError("pretrain=lawm trains from scratch; init is for finetuning a pretrained checkpoint")
     if cfg.latent_dim < 1:
         raise HarnessError("latent_dim must be >= 1")
-    rssm_config(cfg).validate()
+    if cfg.pretrain == "lawm":
+        rssm_config(cfg).validate()
 
 
 def rssm_config(cfg: Any) -> RssmConfig:
     return RssmConfig(
         action_dim=cfg.latent_dim,
-        image_size=cfg.image_size,
+        image_size=cfg.wm_image_size or cfg.image_size,
         deter=cfg.wm_deter,
         hidden=cfg.wm_hidden,
         stoch=cfg.wm_stoch,
@@ -89,7 +95,7 @@ def wm_key(cfg: Any) -> str:
 
 class LawmClips(torch.utils.data.Dataset):
     """Pretraining windows of action-free groups. Item -> {"images": uint8 [To, V, S, S, 3] (or cached
-    "image_features" float32 [To, V, F]), frames t-To+1..t padded with frame 0; "wm_frames": uint8 [Hz+1, S, S, 3],
+    "image_features" float32 [To, V, F]), frames t-To+1..t padded with frame 0; "wm_frames": uint8 [Hz+1, Sw, Sw, 3],
     frames t..t+Hz of the world model's camera padded with the last frame; "instruction": str}."""
 
     def __init__(self, groups: list[tuple[np.ndarray, np.ndarray, str]], obs_horizon: int, chunk: int, key: str):
@@ -117,24 +123,22 @@ def pretrain_data(cfg: Any, paths: list[Path], seed: int, val_fraction: float) -
     key = wm_key(cfg)
     features = config_features(cfg, paths, with_clips=True) if cfg.cache_features else None
     split = split_files(paths, val_fraction, seed, require_actions=False)
-    train_groups, val_groups, widths = [], [], set()
+    train_groups, val_groups, widths = [], [], set()  # widths: of proprio_keys in the groups that have them
     read_keys = tuple(dict.fromkeys((*cfg.image_keys, key, *stored_keys(cfg.proprio_keys))))
     for path in paths:
         meta = open_demo_file(Path(path), require_actions=False, obs_keys=(*cfg.image_keys, key))
         for name in meta.names:
-            demo = read_demo(meta.path, name, read_keys)
-            missing = [k for k in stored_keys(cfg.proprio_keys) if k not in demo.obs]
-            if missing:
-                raise HarnessError(f"{path} {name}: no {', '.join(missing)} (the width of the zero proprio input "
-                                   f"for proprio_keys {list(cfg.proprio_keys)})")  # fmt: skip
-            widths.add(file_features(demo.obs, cfg.proprio_keys).shape[1])
+            demo = read_demo(meta.path, name, tuple(k for k in read_keys if k in meta_keys(meta.path, name)))
+            if all(k in demo.obs for k in stored_keys(cfg.proprio_keys)):
+                widths.add(file_features(demo.obs, cfg.proprio_keys).shape[1])
             views = group_views(cfg, demo.obs, features, path, name)
-            wm = stacked_views(demo.obs, (key,), cfg.image_size)[:, 0]
+            wm = stacked_views(demo.obs, (key,), cfg.wm_image_size or cfg.image_size)[:, 0]
             instruction = str(demo.attrs.get("instruction", meta.instruction))
             (val_groups if split.is_val(path, name) else train_groups).append((views, wm, instruction))
-    if len(widths) != 1:
-        raise HarnessError(f"pretraining files disagree on the width of proprio_keys {list(cfg.proprio_keys)}: "
-                           f"{sorted(widths)}")  # fmt: skip
+    if len(widths) != 1:  # the zero proprio input needs the width the finetuning demonstrations will have
+        raise HarnessError(f"pretraining files {'disagree on' if widths else 'hold no group with'} the width of "
+                           f"proprio_keys {list(cfg.proprio_keys)}{': ' + str(sorted(widths)) if widths else ''}; "
+                           "add one group that has them, or pretrain with the proprio_keys the finetuning will use")
     visual = "image_features" if features is not None else "images"
     train = LawmClips(train_groups, cfg.obs_horizon, cfg.action_horizon, visual)
     if len(train) == 0:
@@ -166,6 +170,14 @@ def pretrain_data(cfg: Any, paths: list[Path], seed: int, val_fraction: float) -
         "train_groups": len(train_groups),
     }
     return TrainData(train, val, None, info, to_batch)
+
+
+def meta_keys(path: Path, name: str) -> set[str]:
+    """The obs keys stored in group ``name`` of ``path``."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return set(f["data"][name]["obs"].keys())
 
 
 class LawmPretrainModel(nn.Module):
@@ -208,7 +220,10 @@ def load_pretrained(model: nn.Module, cfg: Any, info: dict[str, Any], name: str,
     parent = config_from_dict(config_cls, ckpt.meta["config"])
     if parent.pretrain != "lawm":
         raise HarnessError(f"{name}: init {cfg.init} is not a pretrain=lawm checkpoint")
-    differ = [f for f in INTERFACE if getattr(parent, f) != getattr(cfg, f)]
+    lawm_fields = {f.name for f in dataclasses.fields(LawmFields)}
+    differ = [f.name for f in dataclasses.fields(cfg)
+              if f.name not in lawm_fields and f.name not in MAY_DIFFER
+              and getattr(parent, f.name) != getattr(cfg, f.name)]  # fmt: skip
     parent_info = ckpt.meta.get("data", {})
     if parent_info.get("text_encoder") != info.get("text_encoder"):
         differ.append("text_encoder")

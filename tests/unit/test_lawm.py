@@ -67,6 +67,17 @@ def test_rssm_shapes_and_a_few_steps_lower_its_loss():
         rssm.loss(frames, torch.ones(8, 5, 7))
 
 
+def test_free_bits_clip_each_element_on_its_own():
+    """Elements whose KL is under free bits give no gradient; the others do (not a clip of the mean)."""
+    rssm = RSSM(TINY_RSSM)  # free_nats 1.0
+    dyn = torch.tensor([[0.2, 3.0], [0.5, 2.0]], requires_grad=True)
+    rep = torch.tensor([[0.1, 0.3], [4.0, 0.9]], requires_grad=True)
+    rssm.kl_terms(dyn, rep).sum().backward()
+    assert torch.equal(dyn.grad, torch.tensor([[0.0, 0.5], [0.0, 0.5]]))
+    assert torch.equal(rep.grad, torch.tensor([[0.0, 0.0], [0.1, 0.0]]))
+    assert float(dyn.detach().mean()) > 1.0  # clipping the mean instead would have given every element gradient
+
+
 @pytest.mark.parametrize("free_nats, expect_gradient", [(1e6, False), (0.0, True)])
 def test_kl_below_free_bits_gives_the_prior_no_gradient(free_nats, expect_gradient):
     """The prior head enters the loss only through the KL terms, each clipped below at free_nats."""
@@ -99,10 +110,19 @@ def test_world_model_loss_reaches_the_policy_trunk_unless_detached(name, detach)
     assert isinstance(model, LawmPretrainModel)
     loss, logs = model.compute_loss(_pretrain_batch(), torch.Generator().manual_seed(0))
     loss.backward()
-    policy_grad = sum(float(p.grad.abs().sum()) for p in model.policy.parameters() if p.grad is not None)
+    through_wm = {n for n, p in model.policy.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
     wm_grad = sum(float(p.grad.abs().sum()) for p in model.wm.parameters() if p.grad is not None)
     assert wm_grad > 0 and "latent_std" in logs
-    assert (policy_grad == 0) == detach, policy_grad
+    model.zero_grad(set_to_none=True)
+    bc_loss, _ = model.policy.compute_loss(fixed_batch(4), torch.Generator().manual_seed(0))
+    bc_loss.backward()  # the parameters behaviour cloning trains: trunk, image encoder, head, ...
+    by_bc = {n for n, p in model.policy.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert any("trunk" in n or "denoiser.down" in n for n in by_bc) and any("encoder" in n for n in by_bc)
+    proprio_only = {n for n in by_bc if "proprio" in n}  # pretraining feeds zero proprio: no gradient there
+    if detach:
+        assert not through_wm
+    else:
+        assert by_bc - proprio_only <= through_wm, sorted(by_bc - proprio_only - through_wm)
 
 
 @pytest.fixture(scope="module")
@@ -175,8 +195,35 @@ def test_bad_lawm_settings_give_one_line_errors(stages, capsys):
 
 
 def test_finetuned_checkpoint_inherits_the_pretraining_scenes(stages):
+    from harness.engine.scenes import scenes_of_file
+
     pre, fine = (load_checkpoint(stages["baku"][k]).meta["data"]["scenes"] for k in ("pre", "fine"))
+    assert pre and not set(pre) <= set(scenes_of_file(stages["demos"]))  # the clips' scenes, not the demos'
     assert set(pre) <= set(fine)
+
+
+def test_pretraining_windows_align_frames_with_latents_and_pad_the_end():
+    """Item t: policy frames t-To+1..t (padded with frame 0), world-model frames t..t+Hz (padded with the last)."""
+    from harness.policy.lawm import LawmClips
+
+    T = 6
+    views = np.arange(T, dtype=np.uint8)[:, None, None, None, None] * np.ones((1, 1, 2, 2, 3), np.uint8)
+    wm = np.arange(T, dtype=np.uint8)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8)
+    clips = LawmClips([(views, wm, "put x")], obs_horizon=2, chunk=3, key="images")
+    assert len(clips) == T - 1  # every frame with a next frame starts a window
+    first, last = clips[0], clips[T - 2]
+    assert first["images"][:, 0, 0, 0, 0].tolist() == [0, 0] and first["wm_frames"][:, 0, 0, 0].tolist() == [0, 1, 2, 3]
+    assert last["images"][:, 0, 0, 0, 0].tolist() == [3, 4] and last["wm_frames"][:, 0, 0, 0].tolist() == [4, 5, 5, 5]
+
+
+def test_plain_configs_do_not_need_a_world_model_sized_image():
+    """The RSSM's power-of-two frame size is checked only when pretraining."""
+    for name in LAWM_POLICIES:
+        spec, cfg = _tiny_cfg(name, image_size=24)
+        cfg.validate()
+        with pytest.raises(HarnessError, match="power of two"):
+            _tiny_cfg(name, image_size=24, pretrain="lawm")[1].validate()
+        _tiny_cfg(name, image_size=24, pretrain="lawm", wm_image_size=16)[1].validate()
 
 
 def test_cca_recovers_a_known_correlation_and_shuffled_pairs_are_near_zero():
@@ -193,6 +240,19 @@ def test_cca_recovers_a_known_correlation_and_shuffled_pairs_are_near_zero():
     for group in ("all", "put", "open"):
         assert abs(report[group]["cca"] - expected) < 0.06, report[group]
         assert abs(report[group]["shuffled"]) < 0.1, report[group]
+
+
+def test_cca_handles_constant_columns_and_small_groups():
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=(400, 2))
+    z = np.concatenate([y[:, :1] + 0.1 * rng.normal(size=(400, 1)), np.zeros((400, 1))], axis=1)  # a dead latent dim
+    assert first_canonical_correlation(z[:200], y[:200], z[200:], y[200:]) > 0.9
+    assert first_canonical_correlation(np.zeros((50, 3)), y[:50], np.zeros((50, 3)), y[50:100]) == 0.0
+    episodes = np.repeat(np.arange(8), 50)
+    groups = np.where(episodes == 0, "rare", "common")  # one episode: it cannot be in both halves
+    report = cca_report(z, y, episodes, groups)
+    assert report["rare"]["cca"] is None and "episodes" in report["rare"]["note"]
+    assert report["common"]["cca"] > 0.9
 
 
 def test_cca_cli_reports_every_group_and_refuses_a_finetuned_checkpoint(stages, tmp_path, capsys):
