@@ -265,3 +265,22 @@ def test_cca_cli_reports_every_group_and_refuses_a_finetuned_checkpoint(stages, 
     assert -1 <= report["results"]["all"]["cca"] <= 1
     assert metrics_main(["cca", "--checkpoint", str(stages["baku"]["fine"]), "--data", str(stages["demos"])]) == 2
     assert "not a LAWM pretraining checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", LAWM_POLICIES)
+def test_detached_pretraining_leaves_the_policy_at_its_initialisation(stages, name):
+    """The released code's behaviour: only the world model trains, so the saved policy is its random start (the
+    same weights a scratch run of the same seed starts from)."""
+    out = stages["tmp"] / f"{name}_detached"
+    assert train_main(["--component", "policy", "--name", name, "--data", str(stages["clips"]), "--out", str(out),
+                       "--set", "pretrain=lawm", "--set", "detach_latents=true", *stages[name]["sets"],
+                       "--steps", "3", "--batch-size", "8", "--no-progress", "--val-fraction", "0.2"]) == 0  # fmt: skip
+    ckpt = load_checkpoint(out)
+    spec = TRAINABLES.get(f"policy/{name}")()
+    cfg = config_from_dict(spec.config_cls, {**ckpt.meta["config"], "pretrain": ""})
+    torch.manual_seed(0)  # the training loop's seed before it builds the model
+    start = spec.build_model(cfg, ckpt.meta["data"]).state_dict()
+    saved = {k.removeprefix("policy."): v for k, v in ckpt.state_dict.items() if k.startswith("policy.")}
+    assert set(saved) == set(start) and all(torch.equal(saved[k], start[k]) for k in start)
+    trained = load_checkpoint(stages[name]["pre"]).state_dict  # without the flag the policy moved
+    assert any(not torch.equal(trained["policy." + k], start[k]) for k in start)
