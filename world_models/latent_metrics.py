@@ -241,13 +241,13 @@ def _cca(args) -> int:  # type: ignore[no-untyped-def]
     trained = checkpoint_scenes(args.checkpoint) or []
     shared = overlap(sorted({s for p in paths for s in scenes_of_file(p)}), trained)
     if shared:
-        print(f"warning: {len(shared)} scene(s) of --data were pretraining scenes of the checkpoint (not held out)",
-              file=sys.stderr)  # fmt: skip
+        print(f"warning: {len(shared)} scene(s) of --data are training scenes in the checkpoint's lineage (its own "
+              "data or a parent's, e.g. a frozen image encoder's)", file=sys.stderr)  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = {"checkpoint": args.checkpoint, "data": args.data, "pairs": len(latents),
               "episodes": int(len(np.unique(episodes))), "seed": args.seed,
-              "pretraining_scenes_in_data": len(shared), "results": results}  # fmt: skip
+              "lineage_training_scenes_in_data": len(shared), "results": results}  # fmt: skip
     (out / "cca.json").write_text(json.dumps(report, indent=2) + "\n")
     for group, row in results.items():
         cca = "-" if row["cca"] is None else f"{row['cca']:.3f}"

@@ -129,7 +129,9 @@ def pretrain_data(cfg: Any, paths: list[Path], seed: int, val_fraction: float) -
         meta = open_demo_file(Path(path), require_actions=False, obs_keys=(*cfg.image_keys, key))
         for name in meta.names:
             demo = read_demo(meta.path, name, tuple(k for k in read_keys if k in meta_keys(meta.path, name)))
-            if all(k in demo.obs for k in stored_keys(cfg.proprio_keys)):
+            if not cfg.proprio_keys:
+                widths.add(0)
+            elif all(k in demo.obs for k in stored_keys(cfg.proprio_keys)):
                 widths.add(file_features(demo.obs, cfg.proprio_keys).shape[1])
             views = group_views(cfg, demo.obs, features, path, name)
             wm = stacked_views(demo.obs, (key,), cfg.wm_image_size or cfg.image_size)[:, 0]
