@@ -124,7 +124,8 @@ def pretrain_data(cfg: Any, paths: list[Path], seed: int, val_fraction: float) -
     features = config_features(cfg, paths, with_clips=True) if cfg.cache_features else None
     split = split_files(paths, val_fraction, seed, require_actions=False)
     train_groups, val_groups, widths = [], [], set()  # widths: of proprio_keys in the groups that have them
-    read_keys = tuple(dict.fromkeys((*cfg.image_keys, key, *stored_keys(cfg.proprio_keys))))
+    cameras = () if features is not None else cfg.image_keys  # cached features replace the policy's frames
+    read_keys = tuple(dict.fromkeys((*cameras, key, *stored_keys(cfg.proprio_keys))))
     for path in paths:
         meta = open_demo_file(Path(path), require_actions=False, obs_keys=(*cfg.image_keys, key))
         for name in meta.names:
