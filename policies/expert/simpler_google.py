@@ -1,5 +1,5 @@
-"""Privileged-state scripted expert for SIMPLER's Google Robot tasks (suite ``simpler_google``): pick coke can
-and close drawer.
+"""Privileged-state scripted expert for SIMPLER's Google Robot tasks (suite ``simpler_google``): pick coke can, move
+near, open and close drawer (not the apple task: see the end of this docstring).
 
 Every action is a function of that step's observation (``proprio``: tcp pose in the robot base frame and the
 two finger joints; ``privileged``: object poses in the base frame), so observation -> action is well defined
@@ -20,8 +20,19 @@ Move near (``act_move_near``): pick the source like a can (top-down, no yaw turn
 point ``NEAR_GAP`` from the target on the source's side, lower it until it is ``PLACE_DZ`` above the target's
 centre height, open, and rise.
 
-Open drawer and the apple task are not scripted yet (the drawer handle is visual-only in SIMPLER's cabinet
-URDF, so opening needs a hooking grasp on the front plate): they raise a clear error.
+Open drawer (``act_open_drawer``): the drawer handle is visual-only in SIMPLER's cabinet URDF, so the expert hooks
+the front plate's top edge from above. Shut the fingers and turn the gripper to ``HOOK_FRAME`` (pointing into the
+cabinet, ``HOOK_PITCH`` below horizontal, fingers one above the other), go to ``HOOK_STANDOFF`` in front of the
+plate and ``HOOK_ABOVE`` above its top edge (the 10.5-10.7 cm gap under the cabinet top or the drawer above), slide
+in; from ``HOOK_OPEN_AT`` past the front face open the fingers (the lower finger swings down behind the plate) and
+pull straight back, pressing ``HOOK_PRESS`` down, until the drawer is ``OPEN_QPOS`` open; then hold. A hook that
+slips re-hooks, unless the drawer is already ``OPEN_ENOUGH`` open (re-hooking could push it shut).
+
+Place apple into closed top drawer is not scripted: ``unsupported`` says so in one line. Tried (2026-11-23):
+after the hook the arm is folded close to its base, and from there SIMPLER's controller rejects the turn back to a
+top-down grasp (the IK finds no solution and the whole action is dropped) or drifts; a fingertip sweep of the apple
+off the cabinet's front edge hit the same wall. A next try: open the drawer with a hook that keeps the arm
+extended, or re-plan the turn through intermediate poses.
 """
 
 from __future__ import annotations
@@ -43,6 +54,20 @@ CARRY_Z = 0.97  # m, tcp height while carrying an object (the table top is at ~0
 NEAR_GAP = 0.09  # m between the target's centre and where the source is put down
 PLACE_DZ = 0.015  # m: open once the held source's centre is this close to the target's centre height
 CLOSED = 0.3  # mean finger joint above this: closed (open ~0, closed on a can ~0.75)
+SCRIPTED = ("pick_coke_can", "move_near", "open_", "close_")  # task-name prefixes
+# Open drawer. HOOK_FRAME columns: the tcp's x, y (finger opening) and z (approach) axes in the base frame.
+HOOK_FRAME = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+HOOK_PITCH = 0.3  # rad: the approach axis points this far below horizontal (low drawers: the arm turns better)
+HOOK_TURN_TOL = 0.15  # rad: orientation error allowed before sliding in
+HOOK_STANDOFF = 0.10  # m in front of the plate's front face before sliding in
+HOOK_ABOVE = 0.04  # m, tcp height above the plate's top edge while sliding in
+HOOK_OPEN_AT = 0.045  # m past the front face: start opening the fingers (while still sliding in)
+HOOK_DEPTH = 0.09  # m past the front face: the sliding goal (far cabinets: the arm stops short of it)
+HOOK_PRESS = 0.03  # m below the sliding height while pulling, so the hooked finger stays behind the plate
+PLATE_HALF_HEIGHT = 0.07  # m: the front plate is 14 cm tall (SIMPLER's cabinet URDF)
+FINGERS_SHUT = 0.95  # mean finger joint above this: shut on nothing (reaches ~1.07 empty)
+OPEN_QPOS = 0.25  # m: pull until the drawer is this far open (SIMPLER's success: >= 0.15 at the end)
+OPEN_ENOUGH = 0.18  # m: if the hook slips past this, stop rather than re-hook (SIMPLER's success: >= 0.15)
 
 
 def _yaw_of(quat_wxyz: np.ndarray) -> float:
@@ -65,9 +90,9 @@ class GoogleRobotExpert:
     @staticmethod
     def unsupported(task: TaskSpec) -> str | None:
         """Why this expert cannot run ``task`` (None: it can)."""
-        if task.name.startswith(("pick_coke_can", "close_", "move_near")):
+        if task.name.startswith(SCRIPTED):
             return None
-        return f"simpler_google: no scripted expert for {task.name} yet (pick coke can, close drawer, move near)"
+        return f"simpler_google: no scripted expert for {task.name} (scripted: {', '.join(SCRIPTED)})"
 
     def reset(self, episode: EpisodeSpec) -> None:
         reason = self.unsupported(episode.task)
@@ -89,6 +114,8 @@ class GoogleRobotExpert:
         """float32 [1, 7]."""
         if self.task.startswith("close_"):
             return self.act_close_drawer(obs)
+        if self.task.startswith("open_"):
+            return self.act_open_drawer(obs)
         if self.task == "move_near":
             return self.act_move_near(obs)
         return self.act_pick_can(obs)
@@ -128,6 +155,41 @@ class GoogleRobotExpert:
         goal = front + [PUSH if level else -STANDOFF, 0.0, 0.0]
         move = np.clip(goal - tcp, -MAX_REACH_STEP, MAX_REACH_STEP)
         return np.array([[*move, 0.0, 0.0, 0.0, 1.0]], dtype=np.float32)
+
+    def act_open_drawer(self, obs: Obs) -> np.ndarray:
+        proprio = np.asarray(obs["proprio"], dtype=np.float64)
+        tcp, tcp_q, fingers = proprio[:3], proprio[3:7], float(np.mean(proprio[7:9]))
+        front = np.asarray(obs["privileged"]["drawer_front"], dtype=np.float64)
+        edge = front + [0.0, 0.0, PLATE_HALF_HEIGHT + HOOK_ABOVE]  # tcp height for sliding in and pulling
+        frame = Rotation.from_rotvec([0.0, HOOK_PITCH, 0.0]) * Rotation.from_matrix(HOOK_FRAME)
+        turn = (frame * Rotation.from_quat(tcp_q[[1, 2, 3, 0]]).inv()).as_rotvec()
+        inserted = tcp[0] > front[0] + HOOK_OPEN_AT
+        grip, step = 1.0, MAX_STEP
+        qpos = float(obs["privileged"]["drawer_qpos"])
+        slipped = tcp[0] < front[0]  # the hook came off the plate
+        if qpos >= OPEN_QPOS or slipped and qpos >= OPEN_ENOUGH:
+            goal, grip, turn = tcp.copy(), -1.0, np.zeros(3)  # open far enough: hold (re-hooking could shut it)
+        elif inserted and fingers > FINGERS_SHUT:  # open (the lower finger swings down behind the plate), still sliding
+            goal, grip = edge + [HOOK_DEPTH, 0.0, 0.0], -1.0
+        elif inserted or (tcp[0] > front[0] and fingers < FINGERS_SHUT):  # hooked: pull straight back
+            goal, grip = tcp + [-MAX_STEP, 0.0, 0.0], -1.0
+            goal[2] = edge[2] - HOOK_PRESS
+        else:
+            off = float(np.linalg.norm(tcp[1:] - edge[1:]))  # y/z distance from the sliding line
+            sliding = tcp[0] > edge[0] - HOOK_STANDOFF + 0.02  # already on the way in: a looser tolerance
+            level = (
+                fingers > FINGERS_SHUT
+                and np.linalg.norm(turn) < HOOK_TURN_TOL
+                and tcp[0] > edge[0] - HOOK_STANDOFF - 0.015
+                and off < (0.035 if sliding else 0.02)
+            )
+            goal = edge + [HOOK_DEPTH if level else -HOOK_STANDOFF, 0.0, 0.0]
+            if np.linalg.norm(turn) > 0.15:  # turn before descending (the arm turns badly low down)
+                goal[2] = tcp[2]
+            step = MAX_STEP if level else MAX_REACH_STEP
+        move = np.clip(goal - tcp, -step, step)
+        turn = turn * min(1.0, MAX_YAW / max(float(np.linalg.norm(turn)), 1e-9))
+        return np.array([[*move, *turn, grip]], dtype=np.float32)
 
     def act_pick_can(self, obs: Obs) -> np.ndarray:
         proprio = np.asarray(obs["proprio"], dtype=np.float64)

@@ -1,0 +1,76 @@
+"""The Google Robot expert's phase logic on synthetic observations (no simulator: the real runs are in
+tests/integration/test_simpler_google_sim.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from harness.errors import HarnessError
+from harness.protocols import EpisodeSpec, TaskSpec
+from policies.expert import simpler_google as google
+from policies.expert.simpler_google import GoogleRobotExpert
+
+FRONT = np.array([0.63, -0.16, 0.61])  # top drawer's front-face centre, base frame
+EDGE_Z = FRONT[2] + google.PLATE_HALF_HEIGHT + google.HOOK_ABOVE
+
+
+def _task(name: str) -> TaskSpec:
+    return TaskSpec("simpler_google", 0, name, "", 113, 9, (-1.0,) * 7, (1.0,) * 7)
+
+
+def _hook_quat() -> np.ndarray:
+    frame = Rotation.from_rotvec([0.0, google.HOOK_PITCH, 0.0]) * Rotation.from_matrix(google.HOOK_FRAME)
+    x, y, z, w = frame.as_quat()
+    return np.array([w, x, y, z])
+
+
+def _obs(tcp: list[float], fingers: float, qpos: float = 0.0) -> dict:
+    privileged = {"drawer_front": FRONT + [-qpos, 0.0, 0.0], "drawer_qpos": qpos}  # the face moves toward the robot
+    proprio = np.concatenate([tcp, _hook_quat(), [fingers, fingers]]).astype(np.float32)
+    return {"proprio": proprio, "privileged": privileged}
+
+
+def _expert(task: str) -> GoogleRobotExpert:
+    expert = GoogleRobotExpert()
+    expert.task = task
+    return expert
+
+
+def test_scripted_families_are_accepted_and_the_apple_task_is_refused_in_one_line():
+    from tasks.simpler_google.grids import FAMILIES
+
+    scripted = {f.name for f in FAMILIES if GoogleRobotExpert.unsupported(_task(f.name)) is None}
+    assert scripted == {f.name for f in FAMILIES} - {"place_apple_in_closed_top_drawer"}
+    reason = GoogleRobotExpert.unsupported(_task("place_apple_in_closed_top_drawer"))
+    assert reason is not None and "no scripted expert for place_apple_in_closed_top_drawer" in reason
+    assert "\n" not in reason
+
+
+def test_open_drawer_slides_in_shut_then_opens_the_fingers_then_pulls_back():
+    expert = _expert("open_top_drawer")
+    at_standoff = [FRONT[0] - google.HOOK_STANDOFF, FRONT[1], EDGE_Z]
+    slide = expert.act(_obs(at_standoff, fingers=1.07))[0]
+    assert slide[0] > 0.0 and slide[6] == 1.0  # in, fingers shut
+    inside = [FRONT[0] + google.HOOK_DEPTH, FRONT[1], EDGE_Z]
+    release = expert.act(_obs(inside, fingers=1.07))[0]
+    assert np.allclose(release[:3], 0.0, atol=1e-6) and release[6] == -1.0  # open in place
+    pull = expert.act(_obs(inside, fingers=0.6))[0]
+    assert pull[0] < 0.0 and pull[6] == -1.0  # hooked: pull toward the robot
+    done = expert.act(_obs(inside, fingers=0.0, qpos=google.OPEN_QPOS))[0]
+    assert np.allclose(done[:6], 0.0, atol=1e-6)  # open far enough: hold
+
+
+def test_open_drawer_does_not_slide_in_with_open_fingers_or_off_the_line():
+    expert = _expert("open_middle_drawer")
+    at_standoff = [FRONT[0] - google.HOOK_STANDOFF, FRONT[1], EDGE_Z]
+    assert expert.act(_obs(at_standoff, fingers=0.0))[0][6] == 1.0  # shut first
+    low = [FRONT[0] - google.HOOK_STANDOFF, FRONT[1], EDGE_Z - 0.08]
+    assert expert.act(_obs(low, fingers=1.07))[0][2] > 0.0  # climb to the edge's height, not into the plate
+
+
+def test_unscripted_task_is_refused_at_reset():
+    episode = EpisodeSpec(index=0, task=_task("wipe_table"), episode=0, init_index=0, seed=0)
+    with pytest.raises(HarnessError, match="no scripted expert for wipe_table"):
+        GoogleRobotExpert().reset(episode)
