@@ -1,5 +1,5 @@
-"""Privileged-state scripted expert for SIMPLER's Google Robot tasks (suite ``simpler_google``): pick coke can, move
-near, open and close drawer (not the apple task: see the end of this docstring).
+"""Privileged-state scripted expert for SIMPLER's Google Robot tasks (suite ``simpler_google``): every task family
+(pick coke can, move near, open / close drawer, place apple into closed top drawer).
 
 Every action is a function of that step's observation (``proprio``: tcp pose in the robot base frame and the
 two finger joints; ``privileged``: object poses in the base frame), so observation -> action is well defined
@@ -28,11 +28,12 @@ in; from ``HOOK_OPEN_AT`` past the front face open the fingers (the lower finger
 pull straight back, pressing ``HOOK_PRESS`` down, until the drawer is ``OPEN_QPOS`` open; then hold. A hook that
 slips re-hooks, unless the drawer is already ``OPEN_ENOUGH`` open (re-hooking could push it shut).
 
-Place apple into closed top drawer is not scripted: ``unsupported`` says so in one line. Tried (2026-11-23):
-after the hook the arm is folded close to its base, and from there SIMPLER's controller rejects the turn back to a
-top-down grasp (the IK finds no solution and the whole action is dropped) or drifts; a fingertip sweep of the apple
-off the cabinet's front edge hit the same wall. A next try: open the drawer with a hook that keeps the arm
-extended, or re-plan the turn through intermediate poses.
+Place apple into closed top drawer (``act_place_apple``): open the top drawer with the hook to ``APPLE_OPEN_QPOS``,
+shut the fingers and back out, roll the gripper ``APPLE_ROLL`` about its axis (fingers side by side) at
+``APPLE_PITCH``, open, slide in from ``APPLE_STANDOFF`` in front of the cabinet's front edge at the apple's height,
+close on it, lift it a little, carry it over the drawer (``APPLE_DROP_DX`` past the drawer's front face) and let go
+once it is ``APPLE_DROP_DZ`` above the face's centre. Turning back to a top-down grasp after the hook does not work:
+the arm is folded near its base and SIMPLER's controller drops actions whose IK has no solution.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ CARRY_Z = 0.97  # m, tcp height while carrying an object (the table top is at ~0
 NEAR_GAP = 0.09  # m between the target's centre and where the source is put down
 PLACE_DZ = 0.015  # m: open once the held source's centre is this close to the target's centre height
 CLOSED = 0.3  # mean finger joint above this: closed (open ~0, closed on a can ~0.75)
-SCRIPTED = ("pick_coke_can", "move_near", "open_", "close_")  # task-name prefixes
+SCRIPTED = ("pick_coke_can", "move_near", "open_", "close_", "place_apple")  # task-name prefixes
 # Open drawer. HOOK_FRAME columns: the tcp's x, y (finger opening) and z (approach) axes in the base frame.
 HOOK_FRAME = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 HOOK_PITCH = 0.3  # rad: the approach axis points this far below horizontal (low drawers: the arm turns better)
@@ -68,6 +69,14 @@ PLATE_HALF_HEIGHT = 0.07  # m: the front plate is 14 cm tall (SIMPLER's cabinet 
 FINGERS_SHUT = 0.95  # mean finger joint above this: shut on nothing (reaches ~1.07 empty)
 OPEN_QPOS = 0.25  # m: pull until the drawer is this far open (SIMPLER's success: >= 0.15 at the end)
 OPEN_ENOUGH = 0.18  # m: if the hook slips past this, stop rather than re-hook (SIMPLER's success: >= 0.15)
+# Place apple into closed top drawer.
+APPLE_OPEN_QPOS = 0.15  # m: open the drawer this far (the apple needs ~0.13 m of opening) before fetching it
+APPLE_PITCH = 0.1  # rad below horizontal while grasping the apple from the front
+APPLE_ROLL = np.pi / 2  # rad about the approach axis: fingers side by side
+APPLE_STANDOFF = 0.10  # m in front of the cabinet's front edge, at the apple's height, before sliding in
+APPLE_DROP_DX = 0.07  # m past the drawer's front face (into the drawer): where the apple is let go
+APPLE_DROP_DZ = 0.13  # m: let go once the apple's centre is this far above the drawer's front-face centre
+CABINET_TOP_DZ = 0.207  # m: the cabinet's top surface above the top drawer's front-face centre (URDF)
 
 
 def _yaw_of(quat_wxyz: np.ndarray) -> float:
@@ -116,6 +125,8 @@ class GoogleRobotExpert:
             return self.act_close_drawer(obs)
         if self.task.startswith("open_"):
             return self.act_open_drawer(obs)
+        if self.task.startswith("place_apple"):
+            return self.act_place_apple(obs)
         if self.task == "move_near":
             return self.act_move_near(obs)
         return self.act_pick_can(obs)
@@ -156,6 +167,48 @@ class GoogleRobotExpert:
         move = np.clip(goal - tcp, -MAX_REACH_STEP, MAX_REACH_STEP)
         return np.array([[*move, 0.0, 0.0, 0.0, 1.0]], dtype=np.float32)
 
+    def act_place_apple(self, obs: Obs) -> np.ndarray:
+        """Open the top drawer with the hook (as ``act_open_drawer``), back out, roll the gripper so the fingers are
+        side by side, grasp the apple from the front at its height, carry it over the open drawer, let go."""
+        proprio = np.asarray(obs["proprio"], dtype=np.float64)
+        tcp, tcp_q, fingers = proprio[:3], proprio[3:7], float(np.mean(proprio[7:9]))
+        apple = np.asarray(obs["privileged"]["object"][:3], dtype=np.float64)
+        front = np.asarray(obs["privileged"]["drawer_front"], dtype=np.float64)
+        qpos = float(obs["privileged"]["drawer_qpos"])
+        top_z = front[2] + CABINET_TOP_DZ
+        held = CLOSED < fingers < FINGERS_SHUT and np.linalg.norm(apple - tcp) < 0.05
+        if apple[2] < top_z - 0.05 and not held:  # in the drawer: hold still
+            return np.array([[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0]], dtype=np.float32)
+        if qpos < APPLE_OPEN_QPOS and not held:
+            return self.act_open_drawer(obs)
+        frame = Rotation.from_rotvec([0.0, APPLE_PITCH, 0.0]) * Rotation.from_rotvec([APPLE_ROLL, 0.0, 0.0])
+        turn = ((frame * Rotation.from_matrix(HOOK_FRAME)) * Rotation.from_quat(tcp_q[[1, 2, 3, 0]]).inv()).as_rotvec()
+        edge_x = front[0] + qpos  # the cabinet's front edge
+        grip = 1.0
+        if tcp[2] < top_z and tcp[0] > front[0] - 0.05 and not held:  # still hooked: shut the fingers, back out
+            turn = np.zeros(3)
+            goal = tcp.copy() if fingers < FINGERS_SHUT else np.array([front[0] - 0.08, tcp[1], tcp[2]])
+        elif held:
+            drop = np.array([front[0] + APPLE_DROP_DX, front[1], tcp[2]])
+            if apple[2] < top_z + 0.045 and tcp[0] > edge_x - 0.03:
+                goal = tcp + [0.0, 0.0, MAX_STEP]  # lift it a little off the cabinet top
+            elif abs(tcp[0] - drop[0]) > 0.02 or abs(tcp[1] - drop[1]) > 0.02:
+                goal = drop
+            else:
+                goal = tcp - [0.0, 0.0, MAX_STEP]
+                grip = -1.0 if apple[2] < front[2] + APPLE_DROP_DZ else 1.0
+        else:
+            standoff = np.array([edge_x - APPLE_STANDOFF, apple[1], apple[2]])
+            ready = np.linalg.norm(tcp - standoff) < 0.02 and np.linalg.norm(turn) < HOOK_TURN_TOL and fingers < 0.2
+            sliding = abs(tcp[1] - apple[1]) < 0.02 and abs(tcp[2] - apple[2]) < 0.02 and tcp[0] > standoff[0] + 0.01
+            goal = apple.copy() if ready or sliding and fingers < CLOSED else standoff
+            if tcp[2] < apple[2] - 0.02 and not sliding:  # below the cabinet top: rise before going forward
+                goal = np.array([min(tcp[0], standoff[0]), tcp[1], apple[2]])
+            grip = 1.0 if np.linalg.norm(apple - tcp) < 0.015 else -1.0
+        move = np.clip(goal - tcp, -MAX_STEP, MAX_STEP)
+        turn = turn * min(1.0, MAX_YAW / max(float(np.linalg.norm(turn)), 1e-9))
+        return np.array([[*move, *turn, grip]], dtype=np.float32)
+
     def act_open_drawer(self, obs: Obs) -> np.ndarray:
         proprio = np.asarray(obs["proprio"], dtype=np.float64)
         tcp, tcp_q, fingers = proprio[:3], proprio[3:7], float(np.mean(proprio[7:9]))
@@ -167,7 +220,7 @@ class GoogleRobotExpert:
         grip, step = 1.0, MAX_STEP
         qpos = float(obs["privileged"]["drawer_qpos"])
         slipped = tcp[0] < front[0]  # the hook came off the plate
-        if qpos >= OPEN_QPOS or slipped and qpos >= OPEN_ENOUGH:
+        if (qpos >= OPEN_QPOS or slipped and qpos >= OPEN_ENOUGH) and not self.task.startswith("place_apple"):
             goal, grip, turn = tcp.copy(), -1.0, np.zeros(3)  # open far enough: hold (re-hooking could shut it)
         elif inserted and fingers > FINGERS_SHUT:  # open (the lower finger swings down behind the plate), still sliding
             goal, grip = edge + [HOOK_DEPTH, 0.0, 0.0], -1.0
