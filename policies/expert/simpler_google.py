@@ -85,6 +85,19 @@ def _yaw_of(quat_wxyz: np.ndarray) -> float:
     return float(np.arctan2(x[1], x[0]))
 
 
+def _arm_state(obs: Obs) -> tuple[np.ndarray, np.ndarray, float]:
+    """tcp xyz [3] and wxyz quaternion [4] in the base frame, mean finger joint (0 open, ~1.07 shut on nothing)."""
+    proprio = np.asarray(obs["proprio"], dtype=np.float64)
+    return proprio[:3], proprio[3:7], float(np.mean(proprio[7:9]))
+
+
+def _action(move: np.ndarray, max_step: float, turn: np.ndarray, grip: float) -> np.ndarray:
+    """float32 [1, 7]: xyz move clipped to ``max_step`` per axis, rotation clipped to ``MAX_YAW`` in norm."""
+    move = np.clip(move, -max_step, max_step)
+    turn = np.asarray(turn, dtype=np.float64) * min(1.0, MAX_YAW / max(float(np.linalg.norm(turn)), 1e-9))
+    return np.array([[*move, *turn, grip]], dtype=np.float32)
+
+
 def _wrap_half_pi(angle: float) -> float:
     """Angle modulo pi, in [-pi/2, pi/2) (a parallel gripper closes the same way turned by pi)."""
     return float((angle + np.pi / 2) % np.pi - np.pi / 2)
@@ -170,8 +183,7 @@ class GoogleRobotExpert:
     def act_place_apple(self, obs: Obs) -> np.ndarray:
         """Open the top drawer with the hook (as ``act_open_drawer``), back out, roll the gripper so the fingers are
         side by side, grasp the apple from the front at its height, carry it over the open drawer, let go."""
-        proprio = np.asarray(obs["proprio"], dtype=np.float64)
-        tcp, tcp_q, fingers = proprio[:3], proprio[3:7], float(np.mean(proprio[7:9]))
+        tcp, tcp_q, fingers = _arm_state(obs)
         apple = np.asarray(obs["privileged"]["object"][:3], dtype=np.float64)
         front = np.asarray(obs["privileged"]["drawer_front"], dtype=np.float64)
         qpos = float(obs["privileged"]["drawer_qpos"])
@@ -205,13 +217,10 @@ class GoogleRobotExpert:
             if tcp[2] < apple[2] - 0.02 and not sliding:  # below the cabinet top: rise before going forward
                 goal = np.array([min(tcp[0], standoff[0]), tcp[1], apple[2]])
             grip = 1.0 if np.linalg.norm(apple - tcp) < 0.015 else -1.0
-        move = np.clip(goal - tcp, -MAX_STEP, MAX_STEP)
-        turn = turn * min(1.0, MAX_YAW / max(float(np.linalg.norm(turn)), 1e-9))
-        return np.array([[*move, *turn, grip]], dtype=np.float32)
+        return _action(goal - tcp, MAX_STEP, turn, grip)
 
     def act_open_drawer(self, obs: Obs) -> np.ndarray:
-        proprio = np.asarray(obs["proprio"], dtype=np.float64)
-        tcp, tcp_q, fingers = proprio[:3], proprio[3:7], float(np.mean(proprio[7:9]))
+        tcp, tcp_q, fingers = _arm_state(obs)
         front = np.asarray(obs["privileged"]["drawer_front"], dtype=np.float64)
         edge = front + [0.0, 0.0, PLATE_HALF_HEIGHT + HOOK_ABOVE]  # tcp height for sliding in and pulling
         frame = Rotation.from_rotvec([0.0, HOOK_PITCH, 0.0]) * Rotation.from_matrix(HOOK_FRAME)
@@ -240,13 +249,10 @@ class GoogleRobotExpert:
             if np.linalg.norm(turn) > 0.15:  # turn before descending (the arm turns badly low down)
                 goal[2] = tcp[2]
             step = MAX_STEP if level else MAX_REACH_STEP
-        move = np.clip(goal - tcp, -step, step)
-        turn = turn * min(1.0, MAX_YAW / max(float(np.linalg.norm(turn)), 1e-9))
-        return np.array([[*move, *turn, grip]], dtype=np.float32)
+        return _action(goal - tcp, step, turn, grip)
 
     def act_pick_can(self, obs: Obs) -> np.ndarray:
-        proprio = np.asarray(obs["proprio"], dtype=np.float64)
-        tcp, tcp_q, fingers = proprio[:3], proprio[3:7], float(np.mean(proprio[7:9]))
+        tcp, tcp_q, fingers = _arm_state(obs)
         can = np.asarray(obs["privileged"]["object"], dtype=np.float64)
         can_p, can_q = can[:3], can[3:7]
         yaw = 0.0
