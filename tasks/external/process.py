@@ -208,5 +208,9 @@ class ExternalTaskEnv:
     def call(self, method: str, **kwargs: Any) -> Any:
         return self.process.call(method, **kwargs)
 
+    def get_state(self) -> np.ndarray:
+        """The child's simulator state vector (demo recording), where the child env offers ``get_state``."""
+        return np.asarray(self.process.call("get_state"), dtype=np.float64)
+
     def close(self) -> None:
         self.process.close()

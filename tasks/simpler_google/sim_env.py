@@ -65,7 +65,7 @@ def configure_vulkan(layer_dir: str, enabled: bool) -> None:
 class GoogleRobotEnv:
     """One SIMPLER Google Robot task (``tasks.simpler_google.grids.FAMILIES[task_id]``)."""
 
-    REMOTE_METHODS = ("describe", "reset", "step", "final_metrics", "force_goal", "action_space")
+    REMOTE_METHODS = ("describe", "reset", "step", "final_metrics", "force_goal", "action_space", "get_state")
 
     def __init__(self, task_id: int, asset_dir: str, layer_dir: str, vulkan_compat: bool = True, shader: str = "ibl"):
         from tasks.simpler_google import grids
@@ -185,25 +185,35 @@ class GoogleRobotEnv:
             "agentview_rgb": np.ascontiguousarray(obs["image"][CAMERA]["rgb"][..., :3], dtype=np.uint8),
             # tcp xyz + wxyz quaternion in the robot base frame, then the two finger joints (0 open, ~1.3 closed)
             "proprio": np.concatenate([tcp.p, tcp.q, gripper]).astype(np.float32),
+            "joint_pos": np.asarray(qpos, dtype=np.float32),  # every active joint of the robot
             "instruction": env.get_language_instruction(),
             "privileged": self._privileged_in_base(),
         }
 
     def _privileged_in_base(self) -> dict[str, Any]:
-        """For scripted experts (learned policies ignore it): poses in the robot base frame (xyz + wxyz)."""
+        """For scripted experts and demo files (learned policies ignore it): poses in the robot base frame (xyz +
+        wxyz): ``ee_pose`` (the tcp), ``objects`` (every task object, for MimicGen-style ``datagen_info``), and the
+        experts' named entries (``object``, ``source``, ``target``, ``drawer_front``, ``drawer_qpos``)."""
         env = self._env.unwrapped
         to_base = env.agent.robot.pose.inv()
-        out: dict[str, Any] = {}
+        tcp = to_base * env.tcp.pose
+        out: dict[str, Any] = {"ee_pose": np.concatenate([tcp.p, tcp.q]).astype(np.float64), "objects": {}}
         for key, actor in (("object", getattr(env, "obj", None)), ("source", getattr(env, "episode_source_obj", None)),
                            ("target", getattr(env, "episode_target_obj", None))):  # fmt: skip
             if actor is not None:
                 pose = to_base * actor.pose
                 out[key] = np.concatenate([pose.p, pose.q]).astype(np.float64)
+                out["objects"][key] = out[key]
         drawer = getattr(env, "drawer_obj", None) if self.family.kind in ("drawer", "apple") else None
         if drawer is not None:  # centre of the target drawer's front face (URDF: front plate at x 0.305, 1.5 cm)
             out["drawer_front"] = np.asarray((to_base * drawer.pose * sapien_pose([0.3125, 0.0, 0.0])).p)
             out["drawer_qpos"] = float(env.art_obj.get_qpos()[env.joint_idx])
+            out["objects"]["drawer_front"] = np.concatenate([out["drawer_front"], [1.0, 0.0, 0.0, 0.0]])
         return out
+
+    def get_state(self) -> np.ndarray:
+        """SIMPLER's own simulator state vector (actors and articulations), for demo files."""
+        return np.asarray(self._env.unwrapped.get_state(), dtype=np.float64)
 
     def action_space(self) -> dict[str, Any]:
         env = self._env if self._env is not None else self._make(None, "google_coke_can_real_eval_1.png")

@@ -100,3 +100,22 @@ def test_scripted_expert_solves_an_evaluation_scene(task, cli, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     (record,) = [json.loads(line) for line in (run_dir_of(proc) / "episodes.jsonl").read_text().splitlines()]
     assert record["success"] is True and record["steps"] == SUITE.select(task)[0].max_steps  # full horizon
+
+
+def test_the_expert_generates_a_demonstration_on_a_training_scene(cli, tmp_path):
+    import h5py
+
+    out = tmp_path / "google.hdf5"
+    proc = cli("harness.data.generate", "--suite", "simpler_google", "--tasks", "pick_coke_can_horizontal",
+               "--episodes", "1", "--workers", "1", "--image-size", "32", "--out", str(out),
+               "--no-progress")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (attempt,) = [json.loads(line) for line in out.with_name(out.name + ".attempts.jsonl").read_text().splitlines()]
+    assert attempt["success"] and attempt["scene_split"] == "train" and attempt["error"] is None
+    with h5py.File(out) as f:
+        demo = f["data/demo_0"]
+        steps = demo["actions"].shape[0]
+        assert demo["actions"].shape == (steps, 7) and steps == SUITE.select("pick_coke_can_horizontal")[0].max_steps
+        assert demo["obs/agentview_rgb"].shape == (steps, 32, 32, 3) and demo["states"].shape[0] == steps
+        assert demo["obs/joint_states"].shape[0] == steps and "object" in demo["datagen_info/object_poses"]
+        assert len(np.unique(demo["states"][:], axis=0)) > 1  # the simulator state changes over the episode
