@@ -30,7 +30,8 @@ slips re-hooks, unless the drawer is already ``OPEN_ENOUGH`` open (re-hooking co
 
 Place apple into closed top drawer (``act_place_apple``): open the top drawer with the hook to ``APPLE_OPEN_QPOS``,
 shut the fingers and back out, roll the gripper ``APPLE_ROLL`` about its axis (fingers side by side) at
-``APPLE_PITCH``, open, slide in from ``APPLE_STANDOFF`` in front of the cabinet's front edge at the apple's height,
+``APPLE_PITCH`` (yaw left free: with the cabinet to the robot's side the wrist cannot yaw back square), open,
+slide in from ``APPLE_STANDOFF`` in front of the cabinet's front edge at the apple's height,
 close on it, lift it a little, carry it over the drawer (``APPLE_DROP_DX`` past the drawer's front face) and let go
 once it is ``APPLE_DROP_DZ`` above the face's centre. Turning back to a top-down grasp after the hook does not work:
 the arm is folded near its base and SIMPLER's controller drops actions whose IK has no solution.
@@ -196,6 +197,7 @@ class GoogleRobotExpert:
         frame = Rotation.from_rotvec([0.0, APPLE_PITCH, 0.0]) * Rotation.from_rotvec([APPLE_ROLL, 0.0, 0.0])
         turn = ((frame * Rotation.from_matrix(HOOK_FRAME)) * Rotation.from_quat(tcp_q[[1, 2, 3, 0]]).inv()).as_rotvec()
         edge_x = front[0] + qpos  # the cabinet's front edge
+        turn[2] = 0.0  # yaw left free: with the cabinet to the robot's side the wrist cannot yaw back square
         grip = 1.0
         if tcp[2] < top_z and tcp[0] > front[0] - 0.05 and not held:  # still hooked: shut the fingers, back out
             turn = np.zeros(3)
