@@ -92,6 +92,17 @@ def _arm_state(obs: Obs) -> tuple[np.ndarray, np.ndarray, float]:
     return proprio[:3], proprio[3:7], float(np.mean(proprio[7:9]))
 
 
+def _hook_frame(pitch: float, roll: float = 0.0) -> Rotation:
+    """``HOOK_FRAME`` rolled by ``roll`` about its approach axis, then pitched ``pitch`` below horizontal."""
+    pitched = Rotation.from_rotvec([0.0, pitch, 0.0])
+    return pitched * Rotation.from_rotvec([roll, 0.0, 0.0]) * Rotation.from_matrix(HOOK_FRAME)
+
+
+def _turn_to(goal: Rotation, tcp_q: np.ndarray) -> np.ndarray:
+    """Axis-angle [3] (base frame, applied on the left) that turns the tcp (wxyz quaternion) onto ``goal``."""
+    return (goal * Rotation.from_quat(np.asarray(tcp_q)[[1, 2, 3, 0]]).inv()).as_rotvec()
+
+
 def _action(move: np.ndarray, max_step: float, turn: np.ndarray, grip: float) -> np.ndarray:
     """float32 [1, 7]: xyz move clipped to ``max_step`` per axis, rotation clipped to ``MAX_YAW`` in norm."""
     move = np.clip(move, -max_step, max_step)
@@ -194,8 +205,7 @@ class GoogleRobotExpert:
             return np.array([[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0]], dtype=np.float32)
         if qpos < APPLE_OPEN_QPOS and not held:
             return self.act_open_drawer(obs)
-        frame = Rotation.from_rotvec([0.0, APPLE_PITCH, 0.0]) * Rotation.from_rotvec([APPLE_ROLL, 0.0, 0.0])
-        turn = ((frame * Rotation.from_matrix(HOOK_FRAME)) * Rotation.from_quat(tcp_q[[1, 2, 3, 0]]).inv()).as_rotvec()
+        turn = _turn_to(_hook_frame(APPLE_PITCH, APPLE_ROLL), tcp_q)
         edge_x = front[0] + qpos  # the cabinet's front edge
         turn[2] = 0.0  # yaw left free: with the cabinet to the robot's side the wrist cannot yaw back square
         grip = 1.0
@@ -225,13 +235,12 @@ class GoogleRobotExpert:
         tcp, tcp_q, fingers = _arm_state(obs)
         front = np.asarray(obs["privileged"]["drawer_front"], dtype=np.float64)
         edge = front + [0.0, 0.0, PLATE_HALF_HEIGHT + HOOK_ABOVE]  # tcp height for sliding in and pulling
-        frame = Rotation.from_rotvec([0.0, HOOK_PITCH, 0.0]) * Rotation.from_matrix(HOOK_FRAME)
-        turn = (frame * Rotation.from_quat(tcp_q[[1, 2, 3, 0]]).inv()).as_rotvec()
+        turn = _turn_to(_hook_frame(HOOK_PITCH), tcp_q)
         inserted = tcp[0] > front[0] + HOOK_OPEN_AT
         grip, step = 1.0, MAX_STEP
         qpos = float(obs["privileged"]["drawer_qpos"])
         slipped = tcp[0] < front[0]  # the hook came off the plate
-        if (qpos >= OPEN_QPOS or slipped and qpos >= OPEN_ENOUGH) and not self.task.startswith("place_apple"):
+        if qpos >= OPEN_QPOS or slipped and qpos >= OPEN_ENOUGH:  # (the apple task hands over below 0.15 m)
             goal, grip, turn = tcp.copy(), -1.0, np.zeros(3)  # open far enough: hold (re-hooking could shut it)
         elif inserted and fingers > FINGERS_SHUT:  # open (the lower finger swings down behind the plate), still sliding
             goal, grip = edge + [HOOK_DEPTH, 0.0, 0.0], -1.0

@@ -187,16 +187,15 @@ class GoogleRobotEnv:
             "proprio": np.concatenate([tcp.p, tcp.q, gripper]).astype(np.float32),
             "joint_pos": np.asarray(qpos, dtype=np.float32),  # every active joint of the robot
             "instruction": env.get_language_instruction(),
-            "privileged": self._privileged_in_base(),
+            "privileged": self._privileged_in_base(tcp),
         }
 
-    def _privileged_in_base(self) -> dict[str, Any]:
+    def _privileged_in_base(self, tcp: Any) -> dict[str, Any]:
         """For scripted experts and demo files (learned policies ignore it): poses in the robot base frame (xyz +
         wxyz): ``ee_pose`` (the tcp), ``objects`` (every task object, for MimicGen-style ``datagen_info``), and the
         experts' named entries (``object``, ``source``, ``target``, ``drawer_front``, ``drawer_qpos``)."""
         env = self._env.unwrapped
         to_base = env.agent.robot.pose.inv()
-        tcp = to_base * env.tcp.pose
         out: dict[str, Any] = {"ee_pose": np.concatenate([tcp.p, tcp.q]).astype(np.float64), "objects": {}}
         for key, actor in (("object", getattr(env, "obj", None)), ("source", getattr(env, "episode_source_obj", None)),
                            ("target", getattr(env, "episode_target_obj", None))):  # fmt: skip

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
 
 from harness.errors import HarnessError
 from harness.protocols import EpisodeSpec, TaskSpec
@@ -21,8 +20,7 @@ def _task(name: str) -> TaskSpec:
 
 
 def _hook_quat() -> np.ndarray:
-    frame = Rotation.from_rotvec([0.0, google.HOOK_PITCH, 0.0]) * Rotation.from_matrix(google.HOOK_FRAME)
-    x, y, z, w = frame.as_quat()
+    x, y, z, w = google._hook_frame(google.HOOK_PITCH).as_quat()
     return np.array([w, x, y, z])
 
 
