@@ -9,6 +9,10 @@ for behaviour cloning. Phases, re-derived each step:
 - otherwise: turn the gripper's yaw so it closes across a lying can's long axis (standing cans: no turn), move
   over the can (``HOVER`` above its centre), descend once within 1.5 cm in xy and yawed within 0.1 rad, close
   once within 1.5 cm of the grasp point (the can's centre).
+- a can lying along the base x axis beyond ``FRONT_MIN_X`` (the vertical can's far rows, where the wrist has no IK
+  solution for the 90 degree yaw turn): grasp its near end from the front instead, fingers side by side
+  (``_hook_frame(FRONT_PITCH, pi/2)``), sliding in along the approach axis from ``FRONT_STANDOFF`` back to
+  ``FRONT_DEPTH`` past the end, then close and lift.
 Actions: xyz ``(goal - tcp)`` clipped to 5 cm, yaw ``(goal - current)`` clipped to 0.3 rad (axis-angle about the
 base z axis; the controller's "ee_align" frame), gripper +1 close / -1 open.
 
@@ -55,6 +59,13 @@ MAX_REACH_STEP = 0.10  # m per action while reaching for a drawer (low drawers a
 CARRY_Z = 0.97  # m, tcp height while carrying an object (the table top is at ~0.80 m)
 NEAR_GAP = 0.09  # m between the target's centre and where the source is put down
 PLACE_DZ = 0.015  # m: open once the held source's centre is this close to the target's centre height
+# Pick a far can lying along x from the front.
+FRONT_MIN_X = 0.555  # m: cans lying along x farther than this (base frame) are grasped from the front
+FRONT_PITCH = 0.5  # rad: the approach axis points this far below horizontal
+FRONT_DEPTH = 0.03  # m past the can's near end: the grasp point (on the can's axis)
+FRONT_STANDOFF = 0.10  # m back from the grasp point along the approach axis before sliding in
+FRONT_TURN_TOL = 0.3  # rad: orientation error allowed before sliding in (the wrist stops ~0.25 short)
+CAN_HALF_LENGTH = 0.061  # m: SIMPLER's coke can is 12.2 cm long
 CLOSED = 0.3  # mean finger joint above this: closed (open ~0, closed on a can ~0.75)
 SCRIPTED = ("pick_coke_can", "move_near", "open_", "close_", "place_apple")  # task-name prefixes
 # Open drawer. HOOK_FRAME columns: the tcp's x, y (finger opening) and z (approach) axes in the base frame.
@@ -266,6 +277,9 @@ class GoogleRobotExpert:
         tcp, tcp_q, fingers = _arm_state(obs)
         can = np.asarray(obs["privileged"]["object"], dtype=np.float64)
         can_p, can_q = can[:3], can[3:7]
+        axis = Rotation.from_quat(can_q[[1, 2, 3, 0]]).apply([0.0, 1.0, 0.0])  # the can's long axis (model +y)
+        if abs(axis[0]) > 0.7 and can_p[0] > FRONT_MIN_X:
+            return self._act_pick_can_front(tcp, tcp_q, fingers, can_p, float(np.sign(axis[0])) * axis)
         yaw = 0.0
         near = np.linalg.norm(can_p - tcp) < 0.05
         if fingers > CLOSED and near:
@@ -282,3 +296,28 @@ class GoogleRobotExpert:
             grip = 1.0 if np.linalg.norm(can_p - tcp) < 0.015 else -1.0
         move = np.clip(goal - tcp, -MAX_STEP, MAX_STEP)
         return np.array([[*move, 0.0, 0.0, yaw, grip]], dtype=np.float32)
+
+    @staticmethod
+    def _act_pick_can_front(
+        tcp: np.ndarray, tcp_q: np.ndarray, fingers: float, can_p: np.ndarray, axis: np.ndarray
+    ) -> np.ndarray:
+        """Grasp a can lying along x (``axis``: its unit long axis, pointing away from the robot) at its near end from
+        the front, fingers side by side; lift once closed on it."""
+        approach = np.array([np.cos(FRONT_PITCH), 0.0, -np.sin(FRONT_PITCH)])
+        grasp = can_p + (FRONT_DEPTH - CAN_HALF_LENGTH) * axis
+        standoff = grasp - FRONT_STANDOFF * approach
+        turn = _turn_to(_hook_frame(FRONT_PITCH, np.pi / 2), tcp_q)
+        grip = -1.0
+        if fingers > CLOSED and np.linalg.norm(can_p - tcp) < CAN_HALF_LENGTH + 0.02:  # holding it: lift
+            goal, grip, turn = np.array([tcp[0], tcp[1], LIFT_Z]), 1.0, np.zeros(3)
+        elif fingers > CLOSED:  # closed on nothing: open
+            goal = tcp.copy()
+        else:
+            to_grasp = grasp - tcp
+            ahead = float(to_grasp @ approach)  # distance still to go along the approach axis
+            off_line = float(np.linalg.norm(to_grasp - ahead * approach))
+            ready = off_line < 0.015 and np.linalg.norm(turn) < FRONT_TURN_TOL and ahead < FRONT_STANDOFF + 0.02
+            sliding = off_line < 0.04 and ahead < FRONT_STANDOFF - 0.02
+            goal = grasp if ready or sliding else standoff
+            grip = 1.0 if np.linalg.norm(to_grasp) < 0.012 else -1.0
+        return _action(goal - tcp, MAX_STEP, turn, grip)

@@ -95,3 +95,33 @@ def test_unscripted_task_is_refused_at_reset():
     episode = EpisodeSpec(index=0, task=_task("wipe_table"), episode=0, init_index=0, seed=0)
     with pytest.raises(HarnessError, match="no scripted expert for wipe_table"):
         GoogleRobotExpert().reset(episode)
+
+
+def _can_obs(tcp: list[float], tcp_quat_wxyz: np.ndarray, fingers: float, can: list[float], axis: str) -> dict:
+    """A coke can lying along base ``axis`` ("x" or "y"): its model +y (long axis) turned onto that axis."""
+    can_rot = google.Rotation.from_rotvec([0.0, 0.0, -np.pi / 2 if axis == "x" else 0.0])
+    x, y, z, w = can_rot.as_quat()
+    proprio = np.concatenate([tcp, tcp_quat_wxyz, [fingers, fingers]]).astype(np.float32)
+    return {"proprio": proprio, "privileged": {"object": np.array([*can, w, x, y, z])}}
+
+
+def test_far_can_lying_along_x_is_grasped_from_the_front_and_near_ones_from_above():
+    expert = _expert("pick_coke_can_vertical")
+    down = np.array([0.0, 1.0, 0.0, 0.0])  # wxyz: tcp z axis (approach) pointing down
+    far = [google.FRONT_MIN_X + 0.1, 0.2, 0.835]
+    start = expert.act(_can_obs([0.45, -0.2, 0.96], down, 0.0, far, "x"))[0]
+    assert np.linalg.norm(start[3:6]) > 0.2 and abs(start[3]) + abs(start[4]) > 0.1  # tilts, not only a yaw
+    front = google._hook_frame(google.FRONT_PITCH, np.pi / 2)
+    x, y, z, w = front.as_quat()
+    approach = front.apply([0.0, 0.0, 1.0])
+    grasp = np.array(far) + [google.FRONT_DEPTH - google.CAN_HALF_LENGTH, 0.0, 0.0]
+    standoff = grasp - google.FRONT_STANDOFF * approach
+    slide = expert.act(_can_obs(list(standoff), np.array([w, x, y, z]), 0.0, far, "x"))[0]
+    assert slide[0] > 0.0 and slide[2] < 0.0 and abs(slide[1]) < 1e-6 and slide[6] == -1.0  # in along the approach
+    close = expert.act(_can_obs(list(grasp), np.array([w, x, y, z]), 0.0, far, "x"))[0]
+    assert close[6] == 1.0
+    lift = expert.act(_can_obs(list(grasp), np.array([w, x, y, z]), 0.75, far, "x"))[0]
+    assert lift[2] > 0.0 and lift[6] == 1.0
+    near = [google.FRONT_MIN_X - 0.05, 0.2, 0.835]
+    above = expert.act(_can_obs([0.45, -0.2, 0.96], down, 0.0, near, "x"))[0]
+    assert np.allclose(above[3:5], 0.0) and abs(above[5]) > 0.0  # top-down: yaw only
