@@ -19,6 +19,11 @@ from harness.errors import HarnessError
 __all__ = ["DemoChunkDataset", "NormStats", "compute_stats", "split_episodes"]
 
 
+def history_indices(t: int, horizon: int) -> np.ndarray:
+    """int [horizon]: the frames t-horizon+1..t, the first frame repeated before the start."""
+    return np.clip(np.arange(t - horizon + 1, t + 1), 0, None)
+
+
 def _resized(frames: np.ndarray, size: int | None) -> np.ndarray:
     """uint8 [T, H, W, 3] -> [T, size, size, 3] (unchanged when size is None)."""
     if size is None:
@@ -113,7 +118,7 @@ class DemoChunkDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         e, t = self.index[i]
         ep = self.episodes[e]
-        hist = np.clip(np.arange(t - self.obs_horizon + 1, t + 1), 0, None)
+        hist = history_indices(t, self.obs_horizon)
         T = len(ep["actions"])
         fut = np.arange(t, t + self.action_horizon)
         mask = fut < T

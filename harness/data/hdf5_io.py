@@ -296,12 +296,14 @@ def _natural_key(name: str) -> tuple[str, int]:
     return (prefix, int(num)) if num.isdigit() else (name, -1)
 
 
-def read_demo(path: Path, name: str, obs_keys: tuple[str, ...] | None = None) -> Demo:
-    """Load one demo group (all obs keys, or only ``obs_keys``)."""
+def read_demo(path: Path, name: str, obs_keys: tuple[str, ...] | None = None, missing_ok: bool = False) -> Demo:
+    """Load one demo group (all obs keys, or only ``obs_keys``; ``missing_ok``: those of them the group has)."""
     with _h5py().File(path, "r") as f:
         g = f["data"][name]
         obs_group = g["obs"]
         keys = obs_keys if obs_keys is not None else tuple(obs_group.keys())
+        if missing_ok:
+            keys = tuple(k for k in keys if k in obs_group)
         obs = {k: obs_group[k][()] for k in keys}
         get = lambda k: g[k][()] if k in g else None  # noqa: E731
         return Demo(

@@ -83,6 +83,7 @@ class TrainConfig:
     schedule_steps: int = 0  # length of the cosine LR schedule; 0: --steps (resolved and recorded)
     min_lr_ratio: float = 0.0  # final LR / lr: the cosine ends here, and steps past the schedule stay here
     num_workers: int = -1  # DataLoader workers assembling batches; -1: auto (0 on CPU, up to 4 with CUDA)
+    grad_clip: float = 1.0  # the gradients' global L2 norm is clipped to this; 0: not clipped (the norm is logged)
 
     def validate(self) -> "TrainConfig":
         for name in ("steps", "batch_size", "val_every", "save_every", "log_every"):
@@ -94,6 +95,8 @@ class TrainConfig:
             raise HarnessError("--schedule-steps and --warmup must be >= 0")
         if not 0 <= self.min_lr_ratio <= 1:
             raise HarnessError("--min-lr-ratio must be in [0, 1]")
+        if not self.grad_clip >= 0:
+            raise HarnessError("--grad-clip must be >= 0 (0: no clipping)")
         if self.num_workers < -1:
             raise HarnessError("--num-workers must be >= 0 (or -1: auto)")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -248,7 +251,7 @@ def train(
             raise HarnessError(f"training diverged at step {step}: loss {float(loss)} (lower --lr?)")
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = float(nn.utils.clip_grad_norm_(params, 1.0))
+        grad_norm = float(nn.utils.clip_grad_norm_(params, cfg.grad_clip or float("inf")))
         opt.step()
         sched.step()
         ema.update_parameters(model)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from harness.data.dataset import history_indices
 from harness.data.features import file_features, stacked_views, stored_keys
 from harness.data.hdf5_io import open_demo_file, read_demo
 from harness.data.splits import split_files
@@ -108,7 +109,7 @@ class LawmClips(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         g, t = self.index[i]
         views, wm, instruction = self.groups[g]
-        hist = np.clip(np.arange(t - self.obs_horizon + 1, t + 1), 0, None)
+        hist = history_indices(t, self.obs_horizon)
         ahead = np.clip(np.arange(t, t + self.chunk + 1), None, len(wm) - 1)
         return {self.key: torch.from_numpy(views[hist]), "wm_frames": torch.from_numpy(wm[ahead]),
                 "instruction": instruction}  # fmt: skip
@@ -129,7 +130,7 @@ def pretrain_data(cfg: Any, paths: list[Path], seed: int, val_fraction: float) -
     for path in paths:
         meta = open_demo_file(Path(path), require_actions=False, obs_keys=(*cfg.image_keys, key))
         for name in meta.names:
-            demo = read_demo(meta.path, name, tuple(k for k in read_keys if k in meta_keys(meta.path, name)))
+            demo = read_demo(meta.path, name, read_keys, missing_ok=True)
             if not cfg.proprio_keys:
                 widths.add(0)
             elif all(k in demo.obs for k in stored_keys(cfg.proprio_keys)):
@@ -173,14 +174,6 @@ def pretrain_data(cfg: Any, paths: list[Path], seed: int, val_fraction: float) -
         "train_groups": len(train_groups),
     }
     return TrainData(train, val, None, info, to_batch)
-
-
-def meta_keys(path: Path, name: str) -> set[str]:
-    """The obs keys stored in group ``name`` of ``path``."""
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        return set(f["data"][name]["obs"].keys())
 
 
 class LawmPretrainModel(nn.Module):

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from harness.data.dataset import history_indices
 from harness.data.features import resize_image
 from harness.data.hdf5_io import open_demo_file, read_demo
 from harness.data.splits import split_files
@@ -38,7 +39,7 @@ class LabelledHistories(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         g, t = self.rows[i]
         views, instruction, latents = self.groups[g]
-        idx = np.clip(np.arange(t - self.horizon + 1, t + 1), 0, None)  # the first frame repeats before the start
+        idx = history_indices(t, self.horizon)
         return {self.key: torch.from_numpy(views[idx]), "instruction": instruction,
                 "latent": torch.from_numpy(latents[t])}  # fmt: skip
 

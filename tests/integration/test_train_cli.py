@@ -63,6 +63,7 @@ def test_resume_continues_exactly_and_errors_are_one_line(tmp_path):
         (["--data", str(tmp_path / "nope.hdf5"), "--out", str(tmp_path / "x"), *COMMON], "file not found"),
         (["--data", str(data), "--out", str(tmp_path / "y"), "--set", "bogus=1", *COMMON], "unknown field"),
         (["--data", str(data), "--out", str(tmp_path / "z"), "--steps", "0", *COMMON], "--steps must be >= 1"),
+        (["--data", str(data), "--out", str(tmp_path / "c"), "--grad-clip", "-1", *COMMON], "--grad-clip must be >= 0"),
     ):
         proc = run_cli("harness.train", *args)
         assert proc.returncode == 2, (args, proc.stderr[-1500:])

@@ -103,3 +103,18 @@ def test_lr_factor_warmup_cosine_and_floor():
     assert lr_factor(4, 2, 6) == pytest.approx(0.5) and lr_factor(6, 2, 6) == pytest.approx(0.0)
     assert lr_factor(100, 2, 6, 0.2) == lr_factor(6, 2, 6, 0.2) == pytest.approx(0.2)
     assert _cfg(steps=10).schedule_steps == 10 and _cfg(steps=10, schedule_steps=4).schedule_steps == 4
+
+
+def test_grad_clip_bounds_the_update_and_zero_turns_it_off(tmp_path):
+    """Adam is scale-invariant except for its eps: gradients clipped to 1e-9 (far below eps = 1e-8) barely train,
+    while ``grad_clip=0`` (no clipping) trains; the same seed starts every run from the same weights."""
+    final_loss = {}
+    for clip in (0.0, 1e-9):
+        _run(tmp_path / str(clip), _cfg(grad_clip=clip, steps=20))
+        rows = [r for r in _log(tmp_path / str(clip)) if "loss" in r]
+        final_loss[clip] = (rows[0]["loss"], rows[-1]["loss"])
+    (first, unclipped), (first_clipped, clipped) = final_loss[0.0], final_loss[1e-9]
+    assert first == pytest.approx(first_clipped) and unclipped < 0.85 * first, final_loss
+    assert clipped > 0.95 * first_clipped, final_loss
+    with pytest.raises(Exception, match="--grad-clip must be >= 0"):
+        _cfg(grad_clip=-1.0).validate()
