@@ -178,3 +178,23 @@ def test_bad_stage_settings_give_one_line_errors(stages, capsys):
     assert train_main([*base, "--out", str(out / "x5"), "--set", f"foundation={stages['foundation']}",
                        *_sets(TINY_POLICY)]) == 2  # fmt: skip
     assert "a low-level policy only" in capsys.readouterr().err
+
+
+def test_latent_transfer_picture_applies_a_sources_latent_to_other_clips(stages, capsys):
+    import imageio.v3 as iio
+
+    from world_models.latent_transfer import main as transfer_main
+
+    out = stages["tmp"] / "transfer"
+    clips = stages["tmp"] / "clips.hdf5"
+    assert transfer_main(["--checkpoint", str(stages["lam"]), "--data", str(clips), "--sources", "2", "--targets", "2",
+                          "--out", str(out)]) == 0  # fmt: skip
+    picture = iio.imread(out / "transfer.png")
+    size = TINY_IGOR_LAM["image_size"]
+    assert picture.shape == (2 * (size + 2) + 2, 7 * (size + 2) + 2, 3)  # 2 rows x (3 + 2 x 2) tiles
+    report = json.loads((out / "transfer.json").read_text())
+    for row in report["rows"]:
+        assert row["group"] not in row["target_groups"] and len(row["target_groups"]) == 2
+        assert len(row["codes"]) == TINY_IGOR_LAM.get("latent_tokens", 4) and row["fdm_change_own"] >= 0.0
+    assert transfer_main(["--checkpoint", str(out / "nope"), "--data", str(clips)]) == 2
+    assert "folder not found" in capsys.readouterr().err
