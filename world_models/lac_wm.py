@@ -109,6 +109,12 @@ def _build(cfg: LacWmConfig, info: dict[str, Any]) -> LacWM:
     return model
 
 
+def load_lac_wm(folder: str) -> tuple[LacWM, LacWmConfig]:
+    """(the model of any stage in eval mode, its config) from a checkpoint folder (e.g. to read its IDM)."""
+    model, _, cfg = load_world_model(folder, "lac_wm", LacWmConfig, _build)
+    return model, cfg  # type: ignore[return-value]
+
+
 def build_for_training(cfg: LacWmConfig, info: dict[str, Any]) -> LacWM:
     """The stage's model: starting weights loaded, adapters added, only the stage's parameters trainable."""
     model = LacWM(cfg, info)

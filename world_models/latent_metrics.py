@@ -161,7 +161,31 @@ def igor_lam_latents(checkpoint: str, paths: list[Path], quantized: bool) -> tup
     return _collect(latents_of, paths, model.cfg.image_key, model.cfg.image_size, gap)
 
 
-EXTRACTORS = {"laq": laq_latents, "igor_lam": igor_lam_latents}
+def lac_wm_latents(checkpoint: str, paths: list[Path], quantized: bool) -> tuple[np.ndarray, ...]:
+    """As ``laq_latents`` for LAC-WM's IDM: its continuous latent [M, latent_tokens * D] of the frozen encoder's
+    tokens of every pair (t, t + segment) (LAC-WM has no quantizer)."""
+    import torch
+
+    from world_models.lac_wm import load_lac_wm
+    from world_models.token_encoders import load_token_encoder
+
+    if quantized:
+        raise HarnessError("lac_wm: its IDM latent is continuous (no codebook); drop --quantized")
+    model, cfg = load_lac_wm(checkpoint)
+    encoder = load_token_encoder(cfg.encoder)
+    gap = cfg.segment
+
+    @torch.no_grad()
+    def latents_of(x: torch.Tensor) -> np.ndarray:
+        tokens = torch.cat([encoder.encode(x[i : i + BLOCK]) for i in range(0, len(x), BLOCK)])  # [T, N, D]
+        first, last = tokens[:-gap], tokens[gap:]
+        pairs = range(0, len(first), BLOCK)
+        return torch.cat([model.idm(first[i : i + BLOCK], last[i : i + BLOCK]) for i in pairs]).numpy()
+
+    return _collect(latents_of, paths, "agentview_rgb", encoder.cfg.image_size, gap)
+
+
+EXTRACTORS = {"laq": laq_latents, "igor_lam": igor_lam_latents, "lac_wm": lac_wm_latents}
 
 
 def _plot(results: dict[str, dict[int, dict[str, float]]], out: Path) -> None:
