@@ -90,6 +90,12 @@ class NSVQ(nn.Module):
         return n_dead
 
 
+def _zero_idle_if_missing(module: nn.Module, state: dict, prefix: str, *args: object) -> None:
+    """Load-state pre-hook: checkpoints from before ``idle`` was saved get zero counters."""
+    if prefix + "codebook" in state and prefix + "idle" not in state:
+        state[prefix + "idle"] = torch.zeros(state[prefix + "codebook"].shape[0], dtype=torch.long)
+
+
 class VectorQuantizer(nn.Module):
     """VQ-VAE quantizer as villa-X's IGOR LAM (taming-transformers' ``VectorQuantizer2``, ``legacy=False``):
     codebook [K, D] initialised U(-1/K, 1/K); ``forward(x [M, D]) -> (z_q [M, D], indices [M], loss)`` with the
@@ -100,11 +106,16 @@ class VectorQuantizer(nn.Module):
     training batch selected for ``dead_after`` forward calls onto a random row of ``x`` (this batch's encoder
     outputs) plus Gaussian noise of ``jitter`` x their RMS, so restarted codes are live and distinct."""
 
+    idle: torch.Tensor
+
     def __init__(self, codebook_size: int, dim: int, beta: float = 0.25, dead_after: int = 100, jitter: float = 1e-2):
         super().__init__()
         self.codebook = nn.Parameter(torch.empty(codebook_size, dim).uniform_(-1 / codebook_size, 1 / codebook_size))
         self.beta, self.dead_after, self.jitter = beta, dead_after, jitter
-        self.idle = torch.zeros(codebook_size, dtype=torch.long)  # forward calls since last selected (not saved)
+        # forward calls since each code was last selected: a buffer, so a resumed run restarts the same codes when
+        # an uninterrupted one would (checkpoints saved before it was one load with zeros)
+        self.register_buffer("idle", torch.zeros(codebook_size, dtype=torch.long))
+        self.register_load_state_dict_pre_hook(_zero_idle_if_missing)
 
     @property
     def codebook_size(self) -> int:
@@ -119,7 +130,7 @@ class VectorQuantizer(nn.Module):
         e = self.codebook[indices]
         loss = self.beta * (x - e.detach()).pow(2).mean() + (e - x.detach()).pow(2).mean()
         if self.training:
-            self.idle = self.idle.to(x.device) + 1
+            self.idle += 1
             self.idle[indices] = 0
         return x + (e - x).detach(), indices, loss
 

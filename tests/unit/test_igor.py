@@ -198,3 +198,16 @@ def test_latent_transfer_picture_applies_a_sources_latent_to_other_clips(stages,
         assert len(row["codes"]) == TINY_IGOR_LAM.get("latent_tokens", 4) and row["fdm_change_own"] >= 0.0
     assert transfer_main(["--checkpoint", str(out / "nope"), "--data", str(clips)]) == 2
     assert "folder not found" in capsys.readouterr().err
+
+
+def test_idle_counters_are_saved_and_old_checkpoints_load_with_zeros():
+    vq = VectorQuantizer(8, 4, dead_after=3)
+    vq.train()
+    vq(torch.randn(2, 4))
+    assert "idle" in vq.state_dict() and int(vq.idle.max()) == 1
+    restored = VectorQuantizer(8, 4, dead_after=3)
+    restored.load_state_dict(vq.state_dict())
+    assert torch.equal(restored.idle, vq.idle)
+    old = {k: v for k, v in vq.state_dict().items() if k != "idle"}  # saved before idle was a buffer
+    restored.load_state_dict(old)
+    assert torch.equal(restored.idle, torch.zeros(8, dtype=torch.long))
