@@ -28,6 +28,7 @@ draw from them (the built-ins use their own generators) are not reproducible.
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -167,6 +168,14 @@ class PolicyServer:
             _log(f"connection {number} closed")
 
 
+def _ctrl_c_stops() -> None:
+    """SIGINT (Ctrl-C) raises KeyboardInterrupt here even when the parent started this process with SIGINT ignored
+    or blocked (both are inherited across exec, and Python then installs no handler)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _parser() -> OneLineParser:
     p = OneLineParser(prog="python -m harness.serve", description=__doc__.split("\n")[0])
     p.add_argument("--policy", required=True, help="registered policy name")
@@ -181,6 +190,7 @@ def _parser() -> OneLineParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     require_remote_extra()
+    _ctrl_c_stops()
     server = PolicyServer(args.policy, args.checkpoint, args.suite)
     from websockets.sync.server import serve
 

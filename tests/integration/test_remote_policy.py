@@ -59,7 +59,31 @@ def servers():
     for proc in procs.values():
         proc.send_signal(signal.SIGINT)
     for proc in procs.values():
-        assert proc.wait(timeout=60) == 0, proc.stderr.read()  # Ctrl-C stops it cleanly (slow on a loaded machine)
+        try:
+            code = proc.wait(timeout=60)  # Ctrl-C stops it cleanly (slow on a loaded machine)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            here = (signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, []))
+            pytest.fail(f"harness.serve ignored SIGINT for 60 s (this process: SIGINT handler, blocked mask {here})")
+        assert code == 0, proc.stderr.read()
+
+
+def test_ctrl_c_stops_the_server_even_when_started_with_sigint_ignored_and_blocked():
+    def ignore_and_block() -> None:  # what a parent can pass on: both survive exec
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.serve", "--policy", "greedy", "--port", "0", "--suite", "toy_reach"],
+        cwd=ROOT, env={**os.environ, "HARNESS_PLUGINS": "tests.plugins"}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, preexec_fn=ignore_and_block,
+    )  # fmt: skip
+    try:
+        assert proc.stdout.readline().startswith("serving policy greedy on ws://")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    finally:
+        proc.kill()
 
 
 def _eval_here(capsys, *args: str) -> Path:
