@@ -61,10 +61,11 @@ def transfer_grid(
     if len(usable) < 2:
         raise HarnessError(f"latent transfer needs two groups longer than the frame gap ({gap}); got {len(usable)}")
     rng = np.random.default_rng(seed)
-    motion = [(g, t, float(np.abs(groups[g][t + gap].astype(np.int16) - groups[g][t]).mean()))
-              for g in usable for t in range(len(groups[g]) - gap)]  # fmt: skip
-    cut = np.quantile([m for _, _, m in motion], 0.75)
-    moving = [(g, t) for g, t, m in motion if m >= cut]
+    # (group, t) -> mean absolute pixel change (0-255) of the transition (o_t, o_t+H)
+    motion = {(g, t): float(np.abs(groups[g][t + gap].astype(np.int16) - groups[g][t]).mean())
+              for g in usable for t in range(len(groups[g]) - gap)}  # fmt: skip
+    cut = np.quantile(list(motion.values()), 0.75)
+    moving = [key for key, m in motion.items() if m >= cut]
     picks = [moving[i] for i in rng.choice(len(moving), size=min(sources, len(moving)), replace=False)]
     rows, report = [], []
     for g, t in picks:
@@ -76,14 +77,12 @@ def transfer_grid(
         z = torch.from_numpy(latents[t]).unsqueeze(0).expand(len(starts), -1, -1)
         moved = model.apply_latent(x, z).numpy()
         change = np.abs(moved - x.numpy()).mean(axis=(1, 2, 3))
-        still = [u for u, m in enumerate(motion) if m[0] == g and m[2] == 0.0]
-        row = {"group": g, "t": t, "codes": codes[t].tolist(), "pixel_motion": float(np.abs(
-            groups[g][t + gap].astype(np.int16) - groups[g][t]).mean()) / 255.0,
-            "fdm_change_own": float(change[0]), "fdm_change_targets": [float(c) for c in change[1:]],
-            "target_groups": chosen}  # fmt: skip
-        if still:
-            t0 = motion[still[0]][1]
-            zero = model.apply_latent(x[:1], torch.from_numpy(latents[t0]).unsqueeze(0)).numpy()
+        still = next((t0 for (g0, t0), m in motion.items() if g0 == g and m == 0.0), None)
+        row = {"group": g, "t": t, "codes": codes[t].tolist(), "pixel_motion": motion[g, t] / 255.0,
+               "fdm_change_own": float(change[0]), "fdm_change_targets": [float(c) for c in change[1:]],
+               "target_groups": chosen}  # fmt: skip
+        if still is not None:
+            zero = model.apply_latent(x[:1], torch.from_numpy(latents[still]).unsqueeze(0)).numpy()
             row["fdm_change_own_with_still_latent"] = float(np.abs(zero - x[:1].numpy()).mean())
         report.append(row)
         tiles = [groups[g][t], groups[g][t + gap], _to_uint8(moved[0])]

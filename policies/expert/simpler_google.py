@@ -145,9 +145,9 @@ class GoogleRobotExpert:
             raise HarnessError(reason)
         self.task = episode.task.name
 
-    def _yaw_error(self, tcp_q: np.ndarray, can_q: np.ndarray) -> float:
-        """Yaw turn that puts the closing axis across a lying can (0 for a standing one)."""
-        axis = Rotation.from_quat(can_q[[1, 2, 3, 0]]).apply([0.0, 1.0, 0.0])  # the can's long axis (model +y)
+    @staticmethod
+    def _yaw_error(tcp_q: np.ndarray, axis: np.ndarray) -> float:
+        """Yaw turn that puts the closing axis across a lying can (``axis``: its unit long axis; 0 if standing)."""
         if abs(axis[2]) > 0.7:
             return 0.0  # standing
         # The initial grasp (yaw of the tcp's x axis = -103 deg) closes across a can lying along the base y axis:
@@ -287,7 +287,7 @@ class GoogleRobotExpert:
         elif fingers > CLOSED:
             goal, grip = tcp.copy(), -1.0
         else:
-            yaw_error = self._yaw_error(tcp_q, can_q)
+            yaw_error = self._yaw_error(tcp_q, axis)
             yaw = float(np.clip(yaw_error, -MAX_YAW, MAX_YAW))
             xy_error = np.linalg.norm(can_p[:2] - tcp[:2])
             aligned = xy_error < 0.015 and abs(yaw_error) < 0.1

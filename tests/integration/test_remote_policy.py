@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Callable
 
 import msgpack
 import numpy as np
@@ -35,21 +36,19 @@ def _records(run_dir):
     return [json.loads(line) for line in (run_dir / "episodes.jsonl").read_text().splitlines()]
 
 
+def _start_server(name: str, preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen:
+    """``python -m harness.serve --policy NAME --port 0`` on the toy suite (its first stdout line names the url)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness.serve", "--policy", name, "--port", "0", "--suite", "toy_reach"],
+        cwd=ROOT, env={**os.environ, "HARNESS_PLUGINS": "tests.plugins"}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def servers():
     """One ``python -m harness.serve --port 0`` per served policy: {policy: url}; stopped with Ctrl-C."""
-    env = {**os.environ, "HARNESS_PLUGINS": "tests.plugins"}
-    procs = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "harness.serve", "--policy", name, "--port", "0", "--suite", "toy_reach"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name in SERVED
-    }
+    procs = {name: _start_server(name) for name in SERVED}
     urls = {}
     for name, proc in procs.items():
         line = proc.stdout.readline()
@@ -73,11 +72,7 @@ def test_ctrl_c_stops_the_server_even_when_started_with_sigint_ignored_and_block
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.serve", "--policy", "greedy", "--port", "0", "--suite", "toy_reach"],
-        cwd=ROOT, env={**os.environ, "HARNESS_PLUGINS": "tests.plugins"}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, preexec_fn=ignore_and_block,
-    )  # fmt: skip
+    proc = _start_server("greedy", preexec_fn=ignore_and_block)
     try:
         assert proc.stdout.readline().startswith("serving policy greedy on ws://")
         proc.send_signal(signal.SIGINT)
