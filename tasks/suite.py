@@ -34,6 +34,8 @@ class SimSuite:
         gripper_close_sign: sign of the gripper command that closes the gripper (+1: LIBERO's Panda,
             -1: SIMPLER's WidowX). Anything that mixes actions of several robots maps the gripper to the
             common convention "+1 closes" by multiplying with it (``gripper_closing``).
+        gripper_action_index: where the gripper command sits in the action vector (-1: last, as LIBERO's and
+            SIMPLER's; RoboCasa's PandaOmron: 6, followed by its base, torso and base-mode entries).
         expert: "module:Class" of the scripted expert for this suite (privileged state; None: no expert),
             run by the ``expert`` policy, for demonstrations and goal images.
         training_scenes: how the suite's envs sample training scenes (``reset(k, seed, split="train")``),
@@ -66,6 +68,7 @@ class SimSuite:
     quat_order: str = "wxyz"
     embodiment: str = ""
     gripper_close_sign: float = 1.0
+    gripper_action_index: int = -1
     expert: str | None = None
     training_scenes: str = ""
     contact_metric: str | None = None
@@ -78,6 +81,10 @@ class SimSuite:
     def gripper_closing(self, command: np.ndarray) -> np.ndarray:
         """Gripper commands in this suite's convention -> the common one (+1 closes, -1 opens)."""
         return np.asarray(command) * self.gripper_close_sign
+
+    def gripper_commands(self, actions: np.ndarray) -> np.ndarray:
+        """Actions [..., Da] -> their gripper commands [...] in the common convention (+1 closes)."""
+        return self.gripper_closing(np.asarray(actions)[..., self.gripper_action_index])
 
     def tasks(self) -> list[TaskSpec]:
         return list(self.load_tasks())

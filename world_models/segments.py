@@ -42,13 +42,13 @@ def suite_of(meta: DemoFile) -> SimSuite:
 
 
 def motion_label(
-    ee_states: np.ndarray, actions: np.ndarray, t: int, s: int, gripper_closing: Callable[[np.ndarray], np.ndarray]
+    ee_states: np.ndarray, actions: np.ndarray, t: int, s: int, gripper_commands: Callable[[np.ndarray], np.ndarray]
 ) -> np.ndarray:
     """[7]: ee translation, rotation vector of R_t^-1 R_t+s, mean gripper command over the segment in the
-    common convention (``gripper_closing``: the suite's map to "+1 closes")."""
+    common convention (``gripper_commands``: the suite's map of actions [T, Da] to "+1 closes" commands [T])."""
     d_pos = ee_states[t + s, :3] - ee_states[t, :3]
     rot = Rotation.from_rotvec(ee_states[t, 3:6]).inv() * Rotation.from_rotvec(ee_states[t + s, 3:6])
-    grip = np.asarray(gripper_closing(actions[t : t + s, -1]), dtype=np.float64).mean()
+    grip = np.asarray(gripper_commands(actions[t : t + s]), dtype=np.float64).mean()
     return np.concatenate([d_pos, rot.as_rotvec(), [grip]])
 
 
@@ -123,7 +123,7 @@ class RawSegments:
         for t in range(0, len(demo.actions) - segment):
             self.rows.append((base + max(0, t - segment), base + t, base + t + segment))
             self.actions.append(demo.actions[t : t + segment])
-            self.motions.append(motion_label(demo.obs["ee_states"], demo.actions, t, segment, suite.gripper_closing))
+            self.motions.append(motion_label(demo.obs["ee_states"], demo.actions, t, segment, suite.gripper_commands))
             self.robots.append(robot)
             self.is_val.append(val)
         self.demos += 1

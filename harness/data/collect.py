@@ -72,8 +72,11 @@ def rollout(
     return rec
 
 
-def to_demo(rec: dict[str, Any], episode: EpisodeSpec, quat_order: str, image_size: int) -> Demo:
-    """Pack a rendered rollout into the LIBERO/robomimic demo layout (+ MimicGen ``datagen_info``)."""
+def to_demo(
+    rec: dict[str, Any], episode: EpisodeSpec, quat_order: str, image_size: int, gripper_index: int = -1
+) -> Demo:
+    """Pack a rendered rollout into the LIBERO/robomimic demo layout (+ MimicGen ``datagen_info``);
+    ``gripper_index``: where the gripper command sits in the action vector (the suite's)."""
     obs_list = rec["obs"]
     proprio = np.stack([o["proprio"] for o in obs_list]).astype(np.float64)  # [T, 9]: pos, quat, 2 fingers
     obs = {
@@ -88,7 +91,7 @@ def to_demo(rec: dict[str, Any], episode: EpisodeSpec, quat_order: str, image_si
     T = len(actions)
     datagen = {
         "eef_pose": pose7_to_matrix(np.stack(rec["ee_pose"]), quat_order),
-        "gripper_action": actions[:, -1:],
+        "gripper_action": actions[:, [gripper_index]],
         "object_poses": {n: pose7_to_matrix(np.stack(p), quat_order) for n, p in rec["objects"].items()},
         "subtask_term_signals": {f"goal_{g}": np.maximum.accumulate(progress[:, g]) for g in range(progress.shape[1])},
     }

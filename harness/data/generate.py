@@ -110,7 +110,9 @@ class GenerationRunner:
                     t1 = time.perf_counter()
                     rec["obs"] = [renderer.obs_from_state(s) for s in rec["states"]]
                     result["render_s"] = time.perf_counter() - t1
-                result["demo"] = to_demo(rec, job, self.suite.quat_order, self.ctx.image_size)
+                result["demo"] = to_demo(
+                    rec, job, self.suite.quat_order, self.ctx.image_size, self.suite.gripper_action_index
+                )
                 if self.source_scenes:  # a MimicGen demo also depends on the scenes of its source demos
                     result["demo"].attrs["source_scenes"] = json.dumps(self.source_scenes)
         except HarnessError:

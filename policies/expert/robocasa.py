@@ -16,40 +16,24 @@ Pick-and-lift, phases re-derived each step:
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from harness.errors import HarnessError
 from harness.protocols import EpisodeSpec, Obs, TaskSpec
+from policies.expert.robocasa_motion import (
+    ACTION_DIM, CLOSING_AXIS, OPEN_WIDTH, arm_action, down_frame, finger_width, fingers_settled, rotation_error,
+    yaw_target,
+)  # fmt: skip
+from policies.expert.robocasa_drawers import close_drawer, open_drawer
 
-ACTION_DIM = 12
-POS_SCALE = 0.05  # m per unit of arm action (RoboCasa's OSC output_max)
-ROT_SCALE = 0.5  # rad per unit
-GAIN = 3.0  # arm action = GAIN * error / scale, clipped to [-1, 1] (the OSC covers ~1/5 of a delta per step)
 HOVER = 0.10  # m above the grasp point
 CARRY = 0.07  # m above the start height while carrying (S.R.L. needs 0.05; higher stalls the arm far out)
 PLACE_OFFSET = 0.18  # m beside the start (success needs >= 0.10)
 ALIGN_XY = 0.012  # m
 ALIGN_YAW = 0.12  # rad
 GRASP_TOL = 0.012  # m
-CLOSING_AXIS = 0  # the Panda fingers of RoboCasa's PandaOmron close along the grasp site's x axis
-OPEN_WIDTH = 0.07  # finger gap above this: open (fully open ~0.08 m)
-
-
-def _yaw_target(narrow_axis: np.ndarray, current_closing: np.ndarray) -> float:
-    """Yaw (world) for the gripper's closing axis along ``narrow_axis``, the one of the two (mod pi) closest to
-    the current closing axis."""
-    yaw = float(np.arctan2(narrow_axis[1], narrow_axis[0]))
-    now = float(np.arctan2(current_closing[1], current_closing[0]))
-    turn = (yaw - now + np.pi / 2) % np.pi - np.pi / 2
-    return now + turn
-
-
-def _down_frame(yaw: float) -> np.ndarray:
-    """Rotation whose z axis points down and whose closing axis (x, ``CLOSING_AXIS``) points along ``yaw``."""
-    x = np.array([np.cos(yaw), np.sin(yaw), 0.0])
-    z = np.array([0.0, 0.0, -1.0])
-    return np.stack([x, np.cross(z, x), z], axis=1)
 
 
 class RoboCasaExpert:
@@ -61,9 +45,9 @@ class RoboCasaExpert:
     @staticmethod
     def unsupported(task: TaskSpec) -> str | None:
         """Why this expert cannot run ``task`` (None: it can)."""
-        if task.get("robocasa_env") == "CounterPickLift":
+        if task.get("robocasa_env") in SKILLS:
             return None
-        return f"{task.suite}: no scripted expert for {task.name} yet (scripted: counter pick-and-lift)"
+        return f"{task.suite}: no scripted expert for {task.name} yet (scripted: {', '.join(SKILLS)})"
 
     def reset(self, episode: EpisodeSpec) -> None:
         reason = self.unsupported(episode.task)
@@ -73,46 +57,34 @@ class RoboCasaExpert:
 
     def act(self, obs: Obs) -> np.ndarray:
         """float32 [1, 12]."""
-        return self.act_pick_lift(obs)[None].astype(np.float32)
+        return SKILLS[self.task](obs["privileged"])[None].astype(np.float32)
 
     @staticmethod
-    def _arm(p: dict, goal_pos: np.ndarray, goal_mat: np.ndarray, max_step: float = 1.0) -> np.ndarray:
-        """6 arm action entries moving the end effector toward (goal_pos, goal_mat), base frame."""
-        base = np.asarray(p["base_mat"])
-        dpos = base.T @ (goal_pos - np.asarray(p["eef_pos"]))
-        drot = Rotation.from_matrix(goal_mat @ np.asarray(p["eef_mat"]).T).as_rotvec()
-        drot = base.T @ drot
-        pos = np.clip(GAIN * dpos / POS_SCALE, -max_step, max_step)
-        rot = np.clip(GAIN * drot / ROT_SCALE, -1.0, 1.0)
-        return np.concatenate([pos, rot])
-
-    def act_pick_lift(self, obs: Obs) -> np.ndarray:
-        p = obs["privileged"]
+    def act_pick_lift(p: dict) -> np.ndarray:
         eef = np.asarray(p["eef_pos"])
         obj = np.asarray(p["obj:obj:center"])  # centre of its bounding box
         obj_mat = np.asarray(p["obj:obj:mat"])
         half = np.asarray(p["obj:obj:half_size"])
         start = np.asarray(p["obj:obj:start_pos"]) + (obj - np.asarray(p["obj:obj:pos"]))  # start of the centre
-        gripper = np.asarray(p["gripper"])
-        width = float(gripper[0] - gripper[1])
-        settled = float(np.max(np.abs(p["gripper_qvel"]))) < 0.005
+        width = finger_width(p)
+        settled = fingers_settled(p)
         narrow = obj_mat[:, int(np.argmin(half[:2]))]
-        yaw = _yaw_target(narrow, np.asarray(p["eef_mat"])[:, CLOSING_AXIS])
-        goal_mat = _down_frame(yaw)
+        yaw = yaw_target(narrow, np.asarray(p["eef_mat"])[:, CLOSING_AXIS])
+        goal_mat = down_frame(yaw)
         # grasp point: a little above the middle, at least 2 cm below the top and 1.2 cm above the bottom, and
         # at most 3.5 cm below the top (the palm sits ~4.5 cm above the grasp site)
         top = obj[2] + half[2]
         grasp_z = max(obj[2] - half[2] + 0.012, min(obj[2] + 0.3 * half[2], top - 0.02), top - 0.035)
         grasp = np.array([obj[0], obj[1], grasp_z])
-        target = self._place_target(p, start)
+        target = _place_target(p, start)
         action = np.zeros(ACTION_DIM)
         near = float(np.linalg.norm(obj - eef)) < max(0.04, half[2])
         moved = float(np.linalg.norm(obj[:2] - start[:2]))
         if moved >= 0.12 and abs(obj[2] - start[2]) < 0.035:  # lowered beside its start: let go, then rise
             if near and width < OPEN_WIDTH:
-                action[:6] = self._arm(p, eef, goal_mat)
+                action[:6] = arm_action(p, eef, goal_mat)
             else:
-                action[:6] = self._arm(p, np.array([eef[0], eef[1], max(eef[2], obj[2] + 0.30)]), goal_mat)
+                action[:6] = arm_action(p, np.array([eef[0], eef[1], max(eef[2], obj[2] + 0.30)]), goal_mat)
             action[6] = -1.0
             return action
         if near and width < OPEN_WIDTH and settled and width > 0.004:  # holding
@@ -123,32 +95,41 @@ class RoboCasaExpert:
                     goal = np.array([eef[0], eef[1], carry_z])
                 else:
                     goal = np.array([eef[0] + target[0] - obj[0], eef[1] + target[1] - obj[1], carry_z])
-                action[:6] = self._arm(p, goal, goal_mat)
+                action[:6] = arm_action(p, goal, goal_mat)
                 action[6] = 1.0
                 return action
             low = start[2] + 0.01 + (eef[2] - obj[2])
-            action[:6] = self._arm(p, np.array([eef[0], eef[1], low]), goal_mat)
+            action[:6] = arm_action(p, np.array([eef[0], eef[1], low]), goal_mat)
             action[6] = 1.0 if eef[2] > low + 0.01 else -1.0
             return action
         xy_err = float(np.linalg.norm(grasp[:2] - eef[:2]))
-        yaw_err = float(np.linalg.norm(Rotation.from_matrix(goal_mat @ np.asarray(p["eef_mat"]).T).as_rotvec()))
+        yaw_err = rotation_error(p, goal_mat)
         # at the grasp point, or as low as the fingers go above it (flat objects: the fingertips reach the counter)
         at_grasp = xy_err < GRASP_TOL and eef[2] - grasp[2] < 0.02
         if at_grasp or (near and width < OPEN_WIDTH and xy_err < GRASP_TOL):
-            action[:6] = self._arm(p, grasp, goal_mat)
+            action[:6] = arm_action(p, grasp, goal_mat)
             action[6] = 1.0  # close (and wait for the fingers to settle)
             return action
         if xy_err < ALIGN_XY and yaw_err < ALIGN_YAW and eef[2] < grasp[2] + HOVER + 0.02:
-            action[:6] = self._arm(p, grasp, goal_mat, max_step=0.6)
+            action[:6] = arm_action(p, grasp, goal_mat, max_step=0.6)
         else:
-            action[:6] = self._arm(p, grasp + np.array([0.0, 0.0, HOVER]), goal_mat)
+            action[:6] = arm_action(p, grasp + np.array([0.0, 0.0, HOVER]), goal_mat)
         action[6] = -1.0
         return action
 
-    @staticmethod
-    def _place_target(p: dict, start: np.ndarray) -> np.ndarray:
-        """``PLACE_OFFSET`` from the start along the base's lateral axis, towards the counter's centre."""
-        lateral = np.asarray(p["base_mat"])[:, 1]
-        centre = np.asarray(p.get("fixture:counter:pos", start))
-        sign = 1.0 if float(np.dot(centre[:2] - start[:2], lateral[:2])) >= 0 else -1.0
-        return start + sign * PLACE_OFFSET * lateral
+
+
+def _place_target(p: dict, start: np.ndarray) -> np.ndarray:
+    """``PLACE_OFFSET`` from the start along the base's lateral axis, towards the counter's centre."""
+    lateral = np.asarray(p["base_mat"])[:, 1]
+    centre = np.asarray(p.get("fixture:counter:pos", start))
+    sign = 1.0 if float(np.dot(centre[:2] - start[:2], lateral[:2])) >= 0 else -1.0
+    return start + sign * PLACE_OFFSET * lateral
+
+
+# RoboCasa env name -> privileged dict -> float64 [12]
+SKILLS: dict[str, Callable[[dict], np.ndarray]] = {
+    "CounterPickLift": RoboCasaExpert.act_pick_lift,
+    "OpenDrawer": open_drawer,
+    "CloseDrawer": close_drawer,
+}

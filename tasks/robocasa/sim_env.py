@@ -24,17 +24,21 @@ from typing import Any
 import numpy as np
 
 TRAIN_SEED_BASE = 1_000_000  # as harness.engine.scenes (not importable here without h5py's parent deps)
+# harness camera key (the same keys as every other suite: a demo file stores wrist_rgb as eye_in_hand_rgb) ->
+# RoboCasa camera
 CAMERAS = {"agentview_rgb": "robot0_agentview_left", "agentview_right_rgb": "robot0_agentview_right",
-           "eye_in_hand_rgb": "robot0_eye_in_hand"}  # fmt: skip
+           "wrist_rgb": "robot0_eye_in_hand"}  # fmt: skip
 
 
 class RoboCasaEnv:
     """One RoboCasa task (``task``: RoboCasa env name, or ``CounterPickLift``)."""
 
-    REMOTE_METHODS = ("describe", "reset", "step", "final_metrics", "force_goal", "force_contact", "action_spec")
+    REMOTE_METHODS = (
+        "describe", "reset", "step", "final_metrics", "force_goal", "force_contact", "action_spec", "get_state"
+    )  # fmt: skip
 
     def __init__(self, task: str, asset_root: str, offline: bool, image_size: int = 128,
-                 cameras: tuple[str, ...] = ("agentview_rgb", "eye_in_hand_rgb")):  # fmt: skip
+                 cameras: tuple[str, ...] = ("agentview_rgb", "wrist_rgb")):  # fmt: skip
         os.environ["ROBOCASA_ASSETS_PATH"] = asset_root
         os.environ.setdefault("MUJOCO_GL", "osmesa")
         import robocasa  # noqa: F401  (registers RoboCasa's kitchen envs)
@@ -132,11 +136,17 @@ class RoboCasaEnv:
         eef_mat = np.array(env.sim.data.site_xmat[robot.eef_site_id["right"]]).reshape(3, 3)
         gripper = np.array([env.sim.data.qpos[i] for i in robot._ref_gripper_joint_pos_indexes["right"]])
         rel_pos = base_mat.T @ (eef_pos - base_pos)
+        rel_quat = _quat_xyzw(base_mat.T @ eef_mat)
         obs: dict[str, Any] = {
+            # the harness's proprio layout (harness.data.features): end effector xyz + xyzw quaternion, here in
+            # the mobile base's frame, then the 2 finger joints
+            "proprio": np.concatenate([rel_pos, rel_quat, gripper]).astype(np.float32),
             # lerobot's RoboCasa agent_pos order: base pos (3), base quat (4), eef pos and quat in the base frame
             # (3 + 4), gripper joints (2); quaternions xyzw (robosuite's order)
-            "proprio": np.concatenate([base_pos, _quat_xyzw(base_mat), rel_pos, _quat_xyzw(base_mat.T @ eef_mat),
-                                       gripper]).astype(np.float32),  # fmt: skip
+            "agent_pos": np.concatenate([base_pos, _quat_xyzw(base_mat), rel_pos, rel_quat, gripper]).astype(
+                np.float32
+            ),
+            "joint_pos": np.array([env.sim.data.qpos[i] for i in robot._ref_joint_pos_indexes], dtype=np.float32),
             "instruction": str(env.get_ep_meta().get("lang", "")),
             "privileged": self._privileged(base_pos, base_mat, eef_pos, eef_mat, gripper),
         }
@@ -160,11 +170,14 @@ class RoboCasaEnv:
         out: dict[str, Any] = {
             "base_pos": base_pos, "base_mat": base_mat, "eef_pos": eef_pos, "eef_mat": eef_mat, "gripper": gripper,
             "gripper_qvel": qvel,
+            # what demo recording keeps (harness.data.collect): world-frame xyz + xyzw quaternion
+            "ee_pose": np.concatenate([eef_pos, _quat_xyzw(eef_mat)]), "objects": {},
         }  # fmt: skip
         for name, obj in env.objects.items():
             body = env.obj_body_id[obj.name]
             out[f"obj:{name}:pos"] = np.array(env.sim.data.body_xpos[body])
             out[f"obj:{name}:mat"] = np.array(env.sim.data.body_xmat[body]).reshape(3, 3)
+            out["objects"][name] = np.concatenate([out[f"obj:{name}:pos"], _quat_xyzw(out[f"obj:{name}:mat"])])
             out[f"obj:{name}:half_size"] = np.asarray(obj.size, dtype=np.float64) / 2
             offset = (np.asarray(obj.top_offset) + np.asarray(obj.bottom_offset)) / 2  # reg_bbox centre, object frame
             out[f"obj:{name}:center"] = out[f"obj:{name}:pos"] + out[f"obj:{name}:mat"] @ offset
@@ -181,7 +194,39 @@ class RoboCasaEnv:
                 continue
             out[f"fixture:{ref}:door"] = np.array(list(fixture.get_door_state(env=env).values()), dtype=np.float64)
             out[f"fixture:{ref}:pos"] = np.asarray(fixture.pos, dtype=np.float64)
+            out.update(self._fixture_parts(ref, fixture))
         return out
+
+    def _fixture_parts(self, ref: str, fixture: Any) -> dict[str, np.ndarray]:
+        """World-frame handles and door joints of ``fixture`` (keys ``fixture:REF:handle:PART:pos`` / ``:axis``,
+        the bar's long axis; ``fixture:REF:joint:PART:anchor`` / ``:axis`` / ``:qpos`` / ``:range``); PART is
+        ``door`` for a drawer or single door, ``left`` / ``right`` for a double door."""
+        sim = self.env.sim
+        out: dict[str, np.ndarray] = {}
+        for part in ("door", "left", "right"):
+            handle = f"{fixture.name}_{part + '_' if part != 'door' else ''}door_handle_handle"
+            try:
+                geom = sim.model.geom_name2id(handle)
+            except ValueError:
+                continue
+            out[f"fixture:{ref}:handle:{part}:pos"] = np.array(sim.data.geom_xpos[geom])
+            out[f"fixture:{ref}:handle:{part}:axis"] = np.array(sim.data.geom_xmat[geom]).reshape(3, 3)[:, 2]
+        joints = {"door": ("slidejoint", "doorhinge"), "left": ("leftdoorhinge",), "right": ("rightdoorhinge",)}
+        for part, suffixes in joints.items():
+            for suffix in suffixes:
+                try:
+                    joint = sim.model.joint_name2id(f"{fixture.name}_{suffix}")
+                except ValueError:
+                    continue
+                out[f"fixture:{ref}:joint:{part}:anchor"] = np.array(sim.data.xanchor[joint])
+                out[f"fixture:{ref}:joint:{part}:axis"] = np.array(sim.data.xaxis[joint])
+                out[f"fixture:{ref}:joint:{part}:qpos"] = np.array([sim.data.qpos[sim.model.jnt_qposadr[joint]]])
+                out[f"fixture:{ref}:joint:{part}:range"] = np.array(sim.model.jnt_range[joint])
+        return out
+
+    def get_state(self) -> np.ndarray:
+        """MuJoCo's flattened simulator state (time, qpos, qvel), recorded with demonstrations."""
+        return np.asarray(self.env.sim.get_state().flatten(), dtype=np.float64)
 
     def force_goal(self) -> dict[str, Any]:
         """Put the scene into a state that satisfies the goal (tests of the success logic), step the physics

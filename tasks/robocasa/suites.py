@@ -109,7 +109,7 @@ def _pick_lift_tasks() -> tuple[TaskSpec, ...]:
 
 def _build_env(task: TaskSpec, **options: Any) -> ExternalTaskEnv:
     root, offline = asset_source()
-    cameras = ("agentview_rgb", "eye_in_hand_rgb") if options.get("cameras", True) else ()
+    cameras = ("agentview_rgb", "wrist_rgb") if options.get("cameras", True) else ()
     kwargs = {"task": task.get("robocasa_env"), "asset_root": str(root), "offline": offline, "cameras": list(cameras)}
     return ExternalTaskEnv(task, python_env(), "tasks.robocasa.sim_env:RoboCasaEnv", kwargs, report_versions=VERSIONS)
 
@@ -142,7 +142,7 @@ def _notes() -> list[str]:
         "appliances), 3 procedural styles, stand-in textures (robosuite's) and 10 stand-in objects (robosuite's "
         "bundled objects and primitive models); NOT comparable to published RoboCasa numbers",
         f"only the {len(OFFLINE_TASKS)} tasks without appliances run offline; the others need: {DOWNLOAD}",
-        "cameras: agentview_rgb = robot0_agentview_left, eye_in_hand_rgb = robot0_eye_in_hand, 128x128 (RoboCasa's "
+        "cameras: agentview_rgb = robot0_agentview_left, wrist_rgb = robot0_eye_in_hand, 128x128 (RoboCasa's "
         "create_env also renders robot0_agentview_right)",
     ]
 
@@ -156,6 +156,7 @@ _COMMON: dict[str, Any] = dict(
     quat_order="xyzw",
     embodiment="panda_omron",
     gripper_close_sign=1.0,  # robosuite: +1 closes
+    gripper_action_index=6,  # arm 6, gripper, base 3, torso, base mode
     training_scenes="RoboCasa's own samplers (kitchen style, object, placement, robot spawn) seeded with "
     "1,000,000 + k; evaluation scene i uses seed i (full assets: RoboCasa's 'target' split for evaluation, "
     "'pretrain' for training)",

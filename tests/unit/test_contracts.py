@@ -7,6 +7,7 @@ import importlib
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness.engine.render import ObservationNeeds
@@ -24,6 +25,10 @@ def test_suite_declares_its_properties(name):
     assert isinstance(suite.embodiment, str) and suite.embodiment
     assert suite.gripper_close_sign in (1.0, -1.0)
     assert suite.gripper_closing(1.0) == suite.gripper_close_sign
+    dim = len(suite.tasks()[0].action_low)
+    actions = np.zeros((2, dim))
+    actions[:, suite.gripper_action_index] = [1.0, -1.0]  # commands +1, -1 at its gripper entry
+    assert list(suite.gripper_commands(actions)) == [suite.gripper_close_sign, -suite.gripper_close_sign]
     assert suite.episode_timeout_s > 0 and suite.default_workers >= 1
     if suite.expert is not None:
         module, cls = suite.expert.split(":")
