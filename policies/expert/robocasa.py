@@ -1,10 +1,11 @@
-"""Privileged-state scripted expert for RoboCasa (suites ``robocasa_pick_lift``; atomic tasks not scripted yet).
+"""Privileged-state scripted expert for RoboCasa: ``robocasa_pick_lift`` here, ``robocasa_atomic``'s OpenDrawer /
+CloseDrawer in ``robocasa_drawers.py`` (the cabinet and pick-place atomic tasks are not scripted yet).
 
 Every action is a function of that step's observation (``privileged``: world-frame poses of the robot base, end
 effector, object and counter; finger joints and their velocities), so observation -> action is well defined for
 behaviour cloning. Arm actions are RoboCasa's OSC deltas in the base frame (1.0 = 5 cm / 0.5 rad): a clipped
 proportional step toward a goal pose that points the gripper straight down, its fingers closing across the
-object's narrow horizontal axis. The base, torso and base-mode entries stay 0.
+object's narrow horizontal axis. The base, torso and base-mode entries stay 0 (the drawer skills move the base).
 
 Pick-and-lift, phases re-derived each step:
 - placed (>= 12 cm from its start, within 3.5 cm of its start height): open, then rise 30 cm above it;
