@@ -98,7 +98,10 @@ def prepare(cfg: EvalConfig) -> PreparedRun:
         if check_tasks is not None:
             check_tasks(tasks)
         world_model = build_world_model(cfg.world_model, cfg.wm_checkpoint, suite) if cfg.world_model else None
-        check_planner_setup(planner, policy, world_model, cfg.goal, bool(getattr(suite, "expert", None)), cfg.planner)
+        check_planner_setup(
+            planner, policy, world_model, cfg.goal, bool(getattr(suite, "expert", None)), cfg.planner,
+            suite_branchable=suite.branchable,
+        )  # fmt: skip
     finally:
         close_policy(policy)  # workers build their own
     episodes = make_episodes(tasks, cfg.episodes_per_task, cfg.seed, cfg.first_episode)
@@ -152,6 +155,11 @@ def _manifest(run: PreparedRun, argv: list[str]) -> dict[str, Any]:
         "privileged": (
             [f"goal images ({cfg.goal}) come from the scripted expert's demonstration from the same init state"]
             if cfg.goal != "none"
+            else []
+        )
+        + (
+            [f"planner {cfg.planner} reads, branches and restores the simulator state and reads its success"]
+            if getattr(PLANNERS.get(cfg.planner), "needs_simulator", False)
             else []
         ),
         "git": git_info(),

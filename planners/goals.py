@@ -21,7 +21,9 @@ GOAL_MODES = ("none", "subgoals", "final")
 
 @dataclass
 class Goals:
-    """Subgoal frames uint8 [H, W, 3] every ``every`` steps; ``final`` is the demonstration's last frame."""
+    """Subgoal frames uint8 [H, W, 3] every ``every`` steps; ``final`` is the demonstration's last frame.
+    ``states`` / ``final_state``: the expert's end-effector and object positions at the same moments
+    ({name: xyz [3]}, from the privileged observation; empty where the env gives none), for the oracle."""
 
     frames: list[np.ndarray]
     every: int
@@ -29,6 +31,8 @@ class Goals:
     demo_success: bool
     mode: str = "subgoals"
     distances: list[float] = field(default_factory=list)
+    states: list[dict[str, np.ndarray]] = field(default_factory=list)
+    final_state: dict[str, np.ndarray] = field(default_factory=dict)
 
     def target(self, steps_done: int) -> np.ndarray:
         """The goal for a decision taken after ``steps_done`` env steps: the subgoal that ends the current
@@ -37,6 +41,13 @@ class Goals:
         if self.mode == "final" or window >= len(self.frames):
             return self.final
         return self.frames[window]
+
+    def target_state(self, steps_done: int) -> dict[str, np.ndarray]:
+        """The positions that go with ``target(steps_done)``."""
+        window = steps_done // self.every
+        if self.mode == "final" or window >= len(self.states):
+            return self.final_state
+        return self.states[window]
 
     def subgoal_due_at(self, steps_done: int) -> np.ndarray | None:
         """The subgoal due at exactly ``steps_done`` steps (None between subgoals / after the demo)."""
@@ -50,14 +61,24 @@ class GoalFrameRecorder(StepHook):
     multiple of ``every`` at or after success (so the last subgoal shows the task done)."""
 
     def __init__(self, every: int):
-        self.every, self.frames, self.success = every, [], False
+        self.every, self.frames, self.states, self.success = every, [], [], False
 
     def after_step(self, obs: dict[str, Any], info: dict[str, Any], steps: int) -> bool:
         self.success = self.success or bool(info.get("success"))
         if steps % self.every == 0:
             self.frames.append(np.asarray(obs["agentview_rgb"]).copy())
+            self.states.append(positions(obs))
             return self.success
         return False
+
+
+def positions(obs: dict[str, Any]) -> dict[str, np.ndarray]:
+    """End-effector and object positions {name: xyz [3]} of an observation's privileged state ({} without)."""
+    priv = obs.get("privileged") or {}
+    out = {"ee": np.asarray(priv["ee_pose"], dtype=np.float64)[:3]} if "ee_pose" in priv else {}
+    for name, pose in (priv.get("objects") or {}).items():
+        out[name] = np.asarray(pose, dtype=np.float64)[:3]
+    return out
 
 
 def record_expert_goals(
@@ -69,7 +90,10 @@ def record_expert_goals(
     decide = lambda obs, steps: expert.act(obs)  # noqa: E731
     state = rollout(env, episode, decide, (expert,), max_steps, False, "clip", (recorder,))
     final = np.asarray(state.obs["agentview_rgb"]).copy()
-    return Goals(frames=recorder.frames, every=every, final=final, demo_success=recorder.success, mode=mode)
+    return Goals(
+        frames=recorder.frames, every=every, final=final, demo_success=recorder.success, mode=mode,
+        states=recorder.states, final_state=positions(state.obs),
+    )  # fmt: skip
 
 
 def embedding_distance(world_model: WorldModel, frame: np.ndarray, goal: np.ndarray) -> float:

@@ -5,6 +5,8 @@ A planner class declares (class attributes, no name matching elsewhere):
                         ``validate()`` that raises HarnessError
     needs_world_model:  bool: it cannot plan without ``--world-model``
     needs_goal:         bool: it cannot plan without goal images (``--goal subgoals|final``)
+    needs_simulator:    bool (optional): it branches the real simulator (``attach_simulator(env, goals)`` is
+                        called before each episode); only suites declaring ``branchable`` run it
     observation_needs:  ObservationNeeds (harness.engine.render): what it reads of the observations itself,
                         beyond what the policy reads (undeclared: every camera of every step)
 and implements ``executed_steps() -> int | None``: env steps it executes per decision (None: whatever the
@@ -39,7 +41,13 @@ def unused_options(component: Any, given: Any) -> list[str]:
 
 
 def check_planner_setup(
-    planner: Any, policy: Any, world_model: Any | None, goal_mode: str, suite_has_expert: bool, name: str = ""
+    planner: Any,
+    policy: Any,
+    world_model: Any | None,
+    goal_mode: str,
+    suite_has_expert: bool,
+    name: str = "",
+    suite_branchable: bool = False,
 ) -> None:
     """Every mismatch between planner, policy, world model and goals as one HarnessError line.
 
@@ -48,6 +56,11 @@ def check_planner_setup(
     name = name or type(planner).__name__
     if planner.needs_world_model and world_model is None:
         raise HarnessError(f"planner {name} needs a world model: --world-model NAME --wm-checkpoint DIR")
+    if getattr(planner, "needs_simulator", False) and not suite_branchable:
+        raise HarnessError(
+            f"planner {name} branches the simulator (snapshot, try every candidate, restore); this suite's envs "
+            "cannot snapshot and restore their state"
+        )
     if planner.needs_goal and goal_mode == "none":
         raise HarnessError(f"planner {name} scores candidates against goal images: pass --goal subgoals or final")
     if goal_mode != "none" and not suite_has_expert:

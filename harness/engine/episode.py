@@ -92,6 +92,9 @@ def run_episode(
             record.setdefault("plan_log", []).append({**plan.stats, "time_s": round(time.perf_counter() - t_plan, 4)})
         return plan.actions
 
+    attach = getattr(planner, "attach_simulator", None)  # planners that branch the real simulator (the oracle)
+    if attach is not None:
+        attach(env, goals)
     state = RolloutState()
     t0 = time.perf_counter()
     try:
