@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.errors import EpisodeError
+from harness.errors import EpisodeError, HarnessError
 from harness.protocols import EpisodeSpec, PlannerOptions
 from planners.setup import resolve_options
 
@@ -38,3 +38,11 @@ class SamplingPlanner:
         if samples.ndim != 3 or samples.shape[1] < p:
             raise EpisodeError(f"policy sampled chunks of shape {samples.shape}; the planner executes p={p} steps")
         return samples[:, :p]
+
+
+def check_top_k_options(planner: str, subgoal_every: int, top_k: int, n_samples: int) -> None:
+    """The option checks of a planner that averages the k best of N candidates executed for p steps."""
+    if subgoal_every < 1:
+        raise HarnessError(f"--subgoal-every must be >= 1, got {subgoal_every}")
+    if not 1 <= top_k <= n_samples:
+        raise HarnessError(f"{planner} needs 1 <= --top-k <= --n-samples, got k={top_k}, N={n_samples}")

@@ -29,8 +29,9 @@ from harness.engine.render import ObservationNeeds
 from harness.errors import HarnessError
 from harness.protocols import EpisodeSpec, Obs, PlanResult, Policy, WorldModel
 from harness.registry import PLANNERS
-from planners.base import DEFAULT_STEPS, SamplingPlanner
+from planners.base import DEFAULT_STEPS, SamplingPlanner, check_top_k_options
 from planners.goals import Goals, positions
+from planners.wm_topk import score_candidates
 
 
 def state_distance(reached: dict[str, np.ndarray], target: dict[str, np.ndarray]) -> float:
@@ -56,12 +57,7 @@ class OracleTopK(SamplingPlanner):
         subgoal_every: int = DEFAULT_STEPS  # p: executed steps = subgoal spacing
 
         def validate(self) -> None:
-            if self.subgoal_every < 1:
-                raise HarnessError(f"--subgoal-every must be >= 1, got {self.subgoal_every}")
-            if not 1 <= self.top_k <= self.n_samples:
-                raise HarnessError(
-                    f"oracle_topk needs 1 <= --top-k <= --n-samples, got k={self.top_k}, N={self.n_samples}"
-                )
+            check_top_k_options("oracle_topk", self.subgoal_every, self.top_k, self.n_samples)
 
     needs_world_model: ClassVar[bool] = False  # optional: given one, its ranking is compared with the truth
     needs_goal: ClassVar[bool] = True
@@ -139,9 +135,7 @@ class OracleTopK(SamplingPlanner):
     ) -> dict[str, Any]:  # fmt: skip
         """wm_topk's scores of the same candidates, and how well they rank them against the truth."""
         t_wm = time.perf_counter()
-        z_now = world_model.encode(np.asarray(obs["agentview_rgb"])[None])
-        z_goal = world_model.encode(np.asarray(goal)[None])
-        scores = world_model.distance(world_model.rollout(z_now, candidates)[:, -1], z_goal)
+        scores = score_candidates(world_model, np.asarray(obs["agentview_rgb"]), np.asarray(goal), candidates)
         k = self.options.top_k
         wm_best = set(np.argsort(scores, kind="stable")[:k].tolist())
         finite = np.isfinite(distance)

@@ -19,7 +19,18 @@ from harness.engine.render import ObservationNeeds
 from harness.errors import HarnessError
 from harness.protocols import Obs, PlanResult, Policy, WorldModel
 from harness.registry import PLANNERS
-from planners.base import DEFAULT_STEPS, SamplingPlanner
+from planners.base import DEFAULT_STEPS, SamplingPlanner, check_top_k_options
+
+
+def score_candidates(
+    world_model: WorldModel, frame: np.ndarray, goal: np.ndarray, candidates: np.ndarray
+) -> np.ndarray:
+    """[N]: distance between the world model's prediction after each candidate [N, p, Da] (from the camera
+    frame uint8 [H, W, 3]) at exactly step p and its embedding of the subgoal image due then (lower: closer)."""
+    z_now = world_model.encode(frame[None])
+    z_goal = world_model.encode(goal[None])
+    future = world_model.rollout(z_now, candidates)  # [N, p / segment, ...]
+    return world_model.distance(future[:, -1], z_goal)
 
 
 def select_top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -36,12 +47,7 @@ class WorldModelTopK(SamplingPlanner):
         subgoal_every: int = DEFAULT_STEPS  # p: executed steps = subgoal spacing (a multiple of the segment)
 
         def validate(self) -> None:
-            if self.subgoal_every < 1:
-                raise HarnessError(f"--subgoal-every must be >= 1, got {self.subgoal_every}")
-            if not 1 <= self.top_k <= self.n_samples:
-                raise HarnessError(
-                    f"wm_topk needs 1 <= --top-k <= --n-samples, got k={self.top_k}, N={self.n_samples}"
-                )
+            check_top_k_options("wm_topk", self.subgoal_every, self.top_k, self.n_samples)
 
     needs_world_model: ClassVar[bool] = True
     needs_goal: ClassVar[bool] = True
@@ -57,10 +63,7 @@ class WorldModelTopK(SamplingPlanner):
         if p % world_model.segment:  # the setup check rules this out before a run starts
             raise HarnessError(f"wm_topk: p={p} must be a multiple of the world model's segment {world_model.segment}")
         t_wm = time.perf_counter()
-        z_now = world_model.encode(np.asarray(obs["agentview_rgb"])[None])
-        z_goal = world_model.encode(np.asarray(goal)[None])
-        future = world_model.rollout(z_now, candidates)  # [N, p / segment, ...]
-        scores = world_model.distance(future[:, -1], z_goal)  # prediction at step p vs the subgoal at step p
+        scores = score_candidates(world_model, np.asarray(obs["agentview_rgb"]), np.asarray(goal), candidates)
         wm_s = time.perf_counter() - t_wm
         chosen = select_top_k(scores, opt.top_k)
         stats = {
