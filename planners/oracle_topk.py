@@ -2,8 +2,9 @@
 planner).
 
 Per decision: draw the same N chunks as ``vla_mean`` / ``wm_topk`` (the same seeded candidate stream),
-snapshot the simulator, execute the first p steps of every candidate in the REAL simulator from that snapshot,
-record each one's true outcome, restore the snapshot, and execute the mean of the k truly best. True outcome,
+snapshot the simulator (the env's ``snapshot()``: physics and controller state), execute the first p steps of
+every candidate in the REAL simulator from that snapshot, record each one's true outcome, restore the
+snapshot, and execute the mean of the k truly best. True outcome,
 ranked in this order: task success within the p steps, then goal progress (the number of goal predicates
 that hold, where the env reports them), then the state distance to the subgoal (metres: the sum over the
 end effector and every object of the distance between the position reached and the scripted expert's at the
@@ -72,7 +73,7 @@ class OracleTopK(SamplingPlanner):
         self._bounds: tuple[np.ndarray, np.ndarray] | None = None
 
     def attach_simulator(self, env: Any, goals: Goals | None) -> None:
-        """The episode's env (snapshot with ``get_state``, restore with ``obs_from_state``) and its goals."""
+        """The episode's env (``snapshot()`` / ``restore(snapshot)``) and its goals."""
         self._env, self._goals = env, goals
 
     def reset(self, episode: EpisodeSpec) -> None:
@@ -90,9 +91,9 @@ class OracleTopK(SamplingPlanner):
         candidates = self.first_steps(policy.sample(obs, opt.n_samples, self._rng))  # [N, p, Da]
         target = self._goals.target_state(steps_done)
         t_sim = time.perf_counter()
-        snapshot = self._env.get_state()
+        snapshot = self._env.snapshot()
         outcomes = [self._branch(snapshot, chunk, target) for chunk in candidates]
-        self._env.obs_from_state(snapshot)  # back to the decision's state
+        self._env.restore(snapshot)  # back to the decision's state
         sim_s = time.perf_counter() - t_sim
         success = np.array([o[0] for o in outcomes], dtype=bool)
         progress = np.array([o[1] for o in outcomes], dtype=np.float64)
@@ -116,9 +117,9 @@ class OracleTopK(SamplingPlanner):
         actions = candidates[chosen].mean(axis=0).astype(np.float32)
         return PlanResult(actions=actions, scores=distance, chosen=chosen, stats=stats)
 
-    def _branch(self, snapshot: np.ndarray, chunk: np.ndarray, target: dict[str, np.ndarray]) -> tuple:
+    def _branch(self, snapshot: Any, chunk: np.ndarray, target: dict[str, np.ndarray]) -> tuple:
         """Execute ``chunk`` [p, Da] from ``snapshot``: (success at any step, goal progress, state distance)."""
-        self._env.obs_from_state(snapshot)
+        self._env.restore(snapshot)
         low, high = self._bounds  # out-of-range actions are clipped, as the episode loop does by default
         quiet = {"cameras": ()} if getattr(self._env, "renders_on_demand", False) else {}  # positions only
         success, obs = False, {}

@@ -36,8 +36,9 @@ class SimSuite:
             common convention "+1 closes" by multiplying with it (``gripper_closing``).
         gripper_action_index: where the gripper command sits in the action vector (-1: last, as LIBERO's and
             SIMPLER's; RoboCasa's PandaOmron: 6, followed by its base, torso and base-mode entries).
-        branchable: its envs snapshot and restore the simulator (``get_state`` / ``obs_from_state``), so a
-            planner that branches the real simulator (``oracle_topk``, ``needs_simulator``) can run on it.
+        branchable: its envs snapshot and restore the simulator (``snapshot()`` / ``restore(snapshot)``, the
+            controllers' state included), so a planner that branches the real simulator (``oracle_topk``,
+            ``needs_simulator``) can run on it.
         expert: "module:Class" of the scripted expert for this suite (privileged state; None: no expert),
             run by the ``expert`` policy, for demonstrations and goal images.
         training_scenes: how the suite's envs sample training scenes (``reset(k, seed, split="train")``),

@@ -170,6 +170,29 @@ class LiberoTaskEnv:
         self._camera_switch.select(None)
         return self._obs(self._env.set_init_state(state))
 
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a later ``restore`` needs to continue from here: MuJoCo's state, its controls and solver
+        warm start, and robosuite's gripper command state (its grippers move by a rate-limited command kept in
+        Python, outside MuJoCo's state: a branch that closed the gripper would otherwise leave it closing)."""
+        inner, data = self._env.env, self._env.sim.data
+        return {
+            "state": self.get_state(),
+            "ctrl": np.array(data.ctrl),
+            "qacc_warmstart": np.array(data.qacc_warmstart),
+            "grippers": [np.array(robot.gripper.current_action) for robot in inner.robots],
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Back to a ``snapshot`` (no rendering)."""
+        inner, data = self._env.env, self._env.sim.data
+        data.ctrl[:] = snapshot["ctrl"]
+        self._env.sim.set_state_from_flattened(snapshot["state"])
+        self._env.sim.forward()
+        data.qacc_warmstart[:] = snapshot["qacc_warmstart"]
+        for robot, command in zip(inner.robots, snapshot["grippers"], strict=True):
+            robot.gripper.current_action = np.array(command)
+            robot.controller.update(force=True)  # its cached end-effector pose is the branch's otherwise
+
     def goal_progress(self) -> list[bool]:
         """Which BDDL goal predicates hold now (one flag per predicate, in the BDDL order)."""
         inner = self._env.env

@@ -52,7 +52,7 @@ def _make_suite(name: str) -> SimSuite:
         build_env=_build_env,
         aliases=aliases,
         state_only_env=True,
-        branchable=True,  # get_state / obs_from_state (MuJoCo state restore)
+        branchable=True,  # snapshot() / restore(): MuJoCo state + robosuite controller state
         quat_order="xyzw",
         embodiment="panda",
         gripper_close_sign=1.0,  # LIBERO / robosuite: -1 open, +1 close

@@ -39,9 +39,9 @@ def test_branches_leave_the_libero_state_as_it_was():
         assert len(plan.stats["true_distance"]) == 3 and plan.actions.shape == (5, 7)
         assert all(d > 0 for d in plan.stats["true_distance"])  # the arm moved away from where the goal froze it
         chunk = np.random.default_rng(0).uniform(-1, 1, (10, 7))
-        paths = []
-        for _ in range(2):  # the same actions twice from the restored state: robosuite keeps some controller
-            env.obs_from_state(before)  # state outside MuJoCo's, so the paths agree to millimetres, not bits
+        snapshot, paths = env.snapshot(), []
+        for _ in range(2):  # the same actions twice from one snapshot agree to millimetres (not bits)
+            env.restore(snapshot)
             paths.append(np.stack([positions(env.step(a)[0])["ee"] for a in chunk]))
         assert np.abs(paths[0] - paths[1]).max() < 0.005
     finally:

@@ -27,12 +27,11 @@ class LineWorld:
     def __init__(self, finish: float = 100.0, progress_at: float | None = 2.5):
         self.x, self.finish, self.progress_at, self.steps = 0.0, finish, progress_at, 0
 
-    def get_state(self) -> np.ndarray:
+    def snapshot(self) -> np.ndarray:
         return np.array([self.x])
 
-    def obs_from_state(self, state: np.ndarray) -> dict:
+    def restore(self, state: np.ndarray) -> None:
         self.x = float(state[0])
-        return self._obs()
 
     def step(self, action: np.ndarray) -> tuple[dict, dict]:
         self.x += float(action[0])
