@@ -1,7 +1,9 @@
 """``python -m planners.oracle_report RUN_DIR``: what an ``oracle_topk`` run says about world-model selection.
 
 Reads the run's ``episodes.jsonl`` and prints one JSON object: the oracle's success (Wilson 95 %), how many
-decisions it took, how often some candidate reached the task's success within p steps, and, where the run
+decisions it took, how often some candidate reached the task's success within p steps, how far the candidates'
+true outcomes lie from the subgoal and from each other (medians over decisions of the median distance and of
+the spread, max - min: where candidates end up alike, no selection can matter), and, where the run
 had a world model, the rank agreement of its scores with the truth over all decisions: mean Spearman's rho
 (world-model distance vs true state distance; 1 = same order) and the mean top-k hit rate against its chance
 level k / N (the share of k picks that random scores would place among the true k best).
@@ -21,6 +23,12 @@ from harness.config import OneLineParser
 from harness.errors import HarnessError, cli_entry
 
 
+def _finite(decision: dict[str, Any]) -> np.ndarray:
+    values = np.asarray(decision["true_distance"], dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return values if len(values) else np.zeros(1)
+
+
 def oracle_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Episode records of an ``oracle_topk`` run -> the summary printed by the CLI."""
     decisions = [d for r in records for d in r.get("plan_log", []) if "true_distance" in d]
@@ -35,6 +43,9 @@ def oracle_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
         "wilson95": [round(low, 4), round(high, 4)],
         "decisions": len(decisions),
         "decisions_with_a_succeeding_candidate": sum(d["true_success"] > 0 for d in decisions),
+        # how different the candidates' true outcomes are: selection can only matter where they differ
+        "median_true_distance_m": round(float(np.median([np.median(_finite(d)) for d in decisions])), 5),
+        "median_candidate_spread_m": round(float(np.median([np.ptp(_finite(d)) for d in decisions])), 5),
     }
     compared = [d for d in decisions if "topk_hit" in d]
     if compared:

@@ -117,6 +117,7 @@ def test_report_summarises_an_oracle_run():
     out = oracle_summary(records)
     assert out["oracle_success"] == 1 and out["decisions"] == 3 and out["decisions_with_a_succeeding_candidate"] == 2
     assert out["spearman_mean"] == 0.5 and out["spearman_decisions"] == 2
+    assert out["median_candidate_spread_m"] == pytest.approx(0.1) and out["median_true_distance_m"] == 0.15
     assert out["topk_hit_mean"] == pytest.approx(1 / 3, abs=1e-4) and out["topk_hit_chance"] == 0.25
     with pytest.raises(HarnessError, match="no oracle_topk"):
         oracle_summary([{"success": False, "plan_log": [{"n": 1}]}])
