@@ -5,7 +5,8 @@ A drawer is a slide joint whose handle is a horizontal bar on its front. Open: t
 drawer front (horizontal), its fingers closing across the bar; hover ``PRE`` in front of the handle, move onto
 it, close, then pull along the opening direction until the drawer is ``OPEN_TARGET`` of RoboCasa's full opening
 (success: >= 95 %), and let go. Close: fingers shut, line up in front of the handle and push it in past the
-closed position (success: <= 5 % open).
+closed position (success: <= 5 % open). The base steps sideways while the handle is more than ``REACH_SIDE``
+to its side, and backs up while pulling once the handle comes within ``REACH_BACK`` of it.
 """
 
 from __future__ import annotations
