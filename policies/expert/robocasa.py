@@ -119,7 +119,6 @@ class RoboCasaExpert:
         return action
 
 
-
 def _place_target(p: dict, start: np.ndarray) -> np.ndarray:
     """``PLACE_OFFSET`` from the start along the base's lateral axis, towards the counter's centre."""
     lateral = np.asarray(p["base_mat"])[:, 1]

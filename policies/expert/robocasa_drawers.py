@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from policies.expert.robocasa_motion import (
-    ACTION_DIM, OPEN_WIDTH, arm_action, approach_frame, finger_width, fingers_settled,
+    ACTION_DIM, OPEN_WIDTH, arm_action, approach_frame, finger_width, fingers_settled, in_base_frame,
     rotation_error,
 )  # fmt: skip
 
@@ -33,7 +33,7 @@ def base_sideways(p: dict, point: np.ndarray) -> float:
     """The base's sideways action entry bringing ``point`` within ``REACH_SIDE`` of the base's centre line
     (RoboCasa places the robot beside a drawer by half its width + 20 cm: a 1 m wide drawer's handle is
     ~0.7 m to the side, out of the arm's reach at drawer height)."""
-    side = float((np.asarray(p["base_mat"]).T @ (np.asarray(point) - np.asarray(p["base_pos"])))[1])
+    side = float(in_base_frame(p, np.asarray(point) - np.asarray(p["base_pos"]))[1])
     excess = abs(side) - REACH_SIDE
     return float(np.sign(side) * np.clip(BASE_GAIN * excess, 0.0, 1.0)) if excess > 0 else 0.0
 
@@ -50,6 +50,13 @@ def drawer_geometry(p: dict, ref: str = "drawer") -> tuple[np.ndarray, np.ndarra
     return handle, bar, sign * axis, sign * qpos, full
 
 
+def _relative_to_handle(p: dict, out: np.ndarray, handle: np.ndarray) -> tuple[float, float]:
+    """(how far the grasp site is in front of the handle along ``out``, its distance off that line) in m."""
+    offset = np.asarray(p["eef_pos"]) - handle
+    along = float(np.dot(offset, out))
+    return along, float(np.linalg.norm(offset - along * out))
+
+
 def open_drawer(p: dict) -> np.ndarray:
     """float64 [12]: one step of opening the task's drawer."""
     handle, bar, out, opening, full = drawer_geometry(p)
@@ -57,9 +64,7 @@ def open_drawer(p: dict) -> np.ndarray:
     goal_mat = approach_frame(-out, np.cross(bar, out), DOWN)
     width = finger_width(p)
     action = np.zeros(ACTION_DIM)
-    offset = eef - handle
-    along = float(np.dot(offset, out))  # how far in front of the handle
-    lateral = float(np.linalg.norm(offset - along * out))
+    along, lateral = _relative_to_handle(p, out, handle)
     if opening >= 0.97 * full:  # open: let go and back off
         action[:6] = arm_action(p, eef + 0.05 * out, goal_mat)
         action[6] = -1.0
@@ -69,7 +74,7 @@ def open_drawer(p: dict) -> np.ndarray:
         pull = min(OPEN_TARGET * full - opening, 0.06)
         action[:6] = arm_action(p, handle + pull * out, goal_mat)
         action[6] = 1.0
-        ahead = float((np.asarray(p["base_mat"]).T @ (handle - np.asarray(p["base_pos"])))[0])
+        ahead = float(in_base_frame(p, handle - np.asarray(p["base_pos"]))[0])
         action[7] = -1.0 if ahead < REACH_BACK else 0.0
         return action
     if lateral < ON_HANDLE and abs(along) < ON_HANDLE:  # on the bar: close (and wait for the fingers)
@@ -87,13 +92,10 @@ def open_drawer(p: dict) -> np.ndarray:
 def close_drawer(p: dict) -> np.ndarray:
     """float64 [12]: one step of closing the task's drawer (pushing its handle with the fingers shut)."""
     handle, bar, out, opening, _ = drawer_geometry(p)
-    eef = np.asarray(p["eef_pos"])
     goal_mat = approach_frame(-out, np.cross(bar, out), DOWN)
     action = np.zeros(ACTION_DIM)
     action[6] = 1.0
-    offset = eef - handle
-    along = float(np.dot(offset, out))
-    lateral = float(np.linalg.norm(offset - along * out))
+    along, lateral = _relative_to_handle(p, out, handle)
     if lateral < 0.015 and rotation_error(p, goal_mat) < 0.15 and along > -0.02:
         action[:6] = arm_action(p, handle - (opening + PUSH_PAST) * out, goal_mat, max_step=0.6)
     else:

@@ -17,12 +17,16 @@ CLOSING_AXIS = 0  # the grasp site's axis the fingers close along
 OPEN_WIDTH = 0.07  # finger gap above this: open (fully open ~0.08 m)
 
 
+def in_base_frame(p: dict, vector: np.ndarray) -> np.ndarray:
+    """A world-frame vector [3] in the mobile base's frame (x ahead, y to the left)."""
+    return np.asarray(p["base_mat"]).T @ np.asarray(vector)
+
+
 def arm_action(p: dict, goal_pos: np.ndarray, goal_mat: np.ndarray, max_step: float = 1.0) -> np.ndarray:
     """The 6 arm action entries moving the end effector toward (goal_pos, goal_mat), both world frame
     (``p``: the observation's ``privileged`` dict)."""
-    base = np.asarray(p["base_mat"])
-    dpos = base.T @ (np.asarray(goal_pos) - np.asarray(p["eef_pos"]))
-    drot = base.T @ Rotation.from_matrix(goal_mat @ np.asarray(p["eef_mat"]).T).as_rotvec()
+    dpos = in_base_frame(p, np.asarray(goal_pos) - np.asarray(p["eef_pos"]))
+    drot = in_base_frame(p, Rotation.from_matrix(goal_mat @ np.asarray(p["eef_mat"]).T).as_rotvec())
     pos = np.clip(GAIN * dpos / POS_SCALE, -max_step, max_step)
     rot = np.clip(GAIN * drot / ROT_SCALE, -1.0, 1.0)
     return np.concatenate([pos, rot])

@@ -28,6 +28,8 @@ TRAIN_SEED_BASE = 1_000_000  # as harness.engine.scenes (not importable here wit
 # RoboCasa camera
 CAMERAS = {"agentview_rgb": "robot0_agentview_left", "agentview_right_rgb": "robot0_agentview_right",
            "wrist_rgb": "robot0_eye_in_hand"}  # fmt: skip
+# a fixture's door joints by part: a drawer's slide or a single door's hinge, a double door's two hinges
+DOOR_JOINTS = {"door": ("slidejoint", "doorhinge"), "left": ("leftdoorhinge",), "right": ("rightdoorhinge",)}
 
 
 class RoboCasaEnv:
@@ -80,6 +82,7 @@ class RoboCasaEnv:
             self._splits = {"eval": (target, "target"), "train": (pretrain, "pretrain")}
         self.env = robosuite.make(task, **kwargs)
         self._metrics: dict[str, Any] = {}
+        self._part_cache: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
         self._success_once = False
 
     def describe(self) -> dict[str, Any]:
@@ -101,6 +104,7 @@ class RoboCasaEnv:
         scene_seed = int(init_index) if split == "eval" else TRAIN_SEED_BASE + int(init_index)
         self.env.rng = np.random.default_rng(scene_seed)
         self.env.reset()
+        self._part_cache.clear()  # a reset may rebuild the model (new ids)
         self._success_once = False
         self._metrics = self._step_metrics()
         return self._obs(self.cameras)
@@ -202,27 +206,33 @@ class RoboCasaEnv:
         the bar's long axis; ``fixture:REF:joint:PART:anchor`` / ``:axis`` / ``:qpos`` / ``:range``); PART is
         ``door`` for a drawer or single door, ``left`` / ``right`` for a double door."""
         sim = self.env.sim
+        handles, joints = self._part_ids(fixture)
         out: dict[str, np.ndarray] = {}
-        for part in ("door", "left", "right"):
-            handle = f"{fixture.name}_{part + '_' if part != 'door' else ''}door_handle_handle"
-            try:
-                geom = sim.model.geom_name2id(handle)
-            except ValueError:
-                continue
+        for part, geom in handles.items():
             out[f"fixture:{ref}:handle:{part}:pos"] = np.array(sim.data.geom_xpos[geom])
             out[f"fixture:{ref}:handle:{part}:axis"] = np.array(sim.data.geom_xmat[geom]).reshape(3, 3)[:, 2]
-        joints = {"door": ("slidejoint", "doorhinge"), "left": ("leftdoorhinge",), "right": ("rightdoorhinge",)}
-        for part, suffixes in joints.items():
-            for suffix in suffixes:
-                try:
-                    joint = sim.model.joint_name2id(f"{fixture.name}_{suffix}")
-                except ValueError:
-                    continue
-                out[f"fixture:{ref}:joint:{part}:anchor"] = np.array(sim.data.xanchor[joint])
-                out[f"fixture:{ref}:joint:{part}:axis"] = np.array(sim.data.xaxis[joint])
-                out[f"fixture:{ref}:joint:{part}:qpos"] = np.array([sim.data.qpos[sim.model.jnt_qposadr[joint]]])
-                out[f"fixture:{ref}:joint:{part}:range"] = np.array(sim.model.jnt_range[joint])
+        for part, joint in joints.items():
+            out[f"fixture:{ref}:joint:{part}:anchor"] = np.array(sim.data.xanchor[joint])
+            out[f"fixture:{ref}:joint:{part}:axis"] = np.array(sim.data.xaxis[joint])
+            out[f"fixture:{ref}:joint:{part}:qpos"] = np.array([sim.data.qpos[sim.model.jnt_qposadr[joint]]])
+            out[f"fixture:{ref}:joint:{part}:range"] = np.array(sim.model.jnt_range[joint])
         return out
+
+    def _part_ids(self, fixture: Any) -> tuple[dict[str, int], dict[str, int]]:
+        """{part: handle geom id}, {part: door joint id} of ``fixture``, looked up once per scene (``reset``
+        clears them): the parts a fixture lacks are simply absent."""
+        if fixture.name not in self._part_cache:
+            model = self.env.sim.model
+            geoms, joints = set(model.geom_names), set(model.joint_names)
+            handle_names = {part: f"{fixture.name}_{part + '_' if part != 'door' else ''}door_handle_handle"
+                            for part in ("door", "left", "right")}  # fmt: skip
+            self._part_cache[fixture.name] = (
+                {part: model.geom_name2id(name) for part, name in handle_names.items() if name in geoms},
+                {part: model.joint_name2id(f"{fixture.name}_{suffix}")
+                 for part, suffixes in DOOR_JOINTS.items() for suffix in suffixes
+                 if f"{fixture.name}_{suffix}" in joints},
+            )  # fmt: skip
+        return self._part_cache[fixture.name]
 
     def get_state(self) -> np.ndarray:
         """MuJoCo's flattened simulator state (time, qpos, qvel), recorded with demonstrations."""
