@@ -10,6 +10,13 @@ delta_f (mean subgoal embedding distance) and delta_f_g (final-goal distance), a
 every pair of planners (raw p and Holm-adjusted p over the pairs of each table), compare.json and compare.png
 in OUT/<suite>/compare-<time>/.
 
+With no ``--world-model``, a suite that ships world models (``python -m harness.suites`` lists them) gives its
+first one to every planner when one of them needs a world model, and its ``compare_defaults`` (tasks,
+episodes, N, k, p) fill the flags not given, so ``python -m harness.compare --suite libero_object`` runs as it
+is; the filled values are printed and recorded. ``--compute-matched`` adds the arm ``vla_mean_matched``:
+``vla_mean`` with the number of samples that fits in ``wm_topk``'s measured time per decision (measured in this
+comparison, from the ``vla_mean`` and ``wm_topk`` runs), so a gain of ``wm_topk`` is not just more computation.
+
 ``--runs NAME=RUN_DIR ...`` pairs finished evaluation runs of *different policies or checkpoints* instead (e.g. a
 pretrained policy against the same architecture from scratch): runs nothing; the runs must share the suite, the
 tasks and their max steps, the headline, the goal mode, held-out scenes, out-of-range handling and the run seed
@@ -41,9 +48,11 @@ from harness.analysis.comparability import identity_from_manifest, identity_mism
 from harness.config import EvalConfig, OneLineParser, parser_for
 from harness.errors import HarnessError, cli_entry
 from harness.eval import evaluate, prepare
-from harness.registry import SUITES
+from harness.defaults import resolve_world_model
+from harness.engine.manifest import PROJECT_ROOT
+from harness.registry import PLANNERS, SUITES
 from harness.engine.results import RunStore
-from harness.analysis.stats import holm_adjust, mcnemar_exact, wilson_interval
+from harness.analysis.stats import holm_adjust, mcnemar_exact, newcombe_paired_interval, wilson_interval
 
 
 
@@ -63,6 +72,12 @@ def _parser() -> OneLineParser:
         nargs="+",
         metavar="NAME=RUN_DIR",
         help="pair finished eval runs of different policies / checkpoints on their common episodes; runs nothing",
+    )
+    p.add_argument(
+        "--compute-matched",
+        action="store_true",
+        help="add the arm vla_mean_matched: vla_mean with as many samples as fit in wm_topk's measured time per "
+        "decision (needs vla_mean and wm_topk among --planners; run after them)",
     )
     p.add_argument("--goal", default="subgoals", help="subgoals | final | none (expert demo frames; privileged)")
     p.set_defaults(videos=0)
@@ -104,7 +119,9 @@ def planner_stats(records: list[dict[str, Any]], partial: dict[str, str] | None 
 
 def paired_tests(runs: dict[str, dict[str, dict[str, Any]]], keys: list[str]) -> list[dict[str, Any]]:
     """Exact McNemar for every pair of planners over the episodes both finished (``keys``), with Holm-adjusted
-    p-values over these pairs (family-wise error of the table's pairwise claims <= alpha)."""
+    p-values over these pairs (family-wise error of the table's pairwise claims <= alpha), and the paired
+    difference of success rates (a - b) with Newcombe's 95% interval for paired data (bounds the effect when
+    the test is not significant)."""
     tests = []
     for a, b in itertools.combinations(runs, 2):
         both = [k for k in keys if k in runs[a] and k in runs[b]]
@@ -112,6 +129,8 @@ def paired_tests(runs: dict[str, dict[str, dict[str, Any]]], keys: list[str]) ->
         sb = [bool(runs[b][k]["success"]) for k in both]
         a_only = sum(x and not y for x, y in zip(sa, sb, strict=True))
         b_only = sum(y and not x for x, y in zip(sa, sb, strict=True))
+        together = sum(x and y for x, y in zip(sa, sb, strict=True))
+        diff_ci = newcombe_paired_interval(together, a_only, b_only, len(both) - together - a_only - b_only)
         tests.append(
             {
                 "a": a,
@@ -120,6 +139,8 @@ def paired_tests(runs: dict[str, dict[str, dict[str, Any]]], keys: list[str]) ->
                 "a_only": a_only,
                 "b_only": b_only,
                 "p_value": mcnemar_exact(a_only, b_only),
+                "diff": (a_only - b_only) / len(both) if both else None,
+                "diff_ci95": list(diff_ci),
             }
         )
     for test, adjusted in zip(tests, holm_adjust([t["p_value"] for t in tests]), strict=True):
@@ -209,10 +230,19 @@ def print_report(report: dict[str, Any]) -> None:
         for t in data["paired"]:
             console.print(
                 f"  McNemar {t['a']} vs {t['b']}: {t['pairs']} pairs, only {t['a']} {t['a_only']}, "
-                f"only {t['b']} {t['b_only']}, exact p = {t['p_value']:.3g}, Holm p = {t['p_holm']:.3g}"
+                f"only {t['b']} {t['b_only']}, exact p = {t['p_value']:.3g}, Holm p = {t['p_holm']:.3g}; "
+                + _difference(t)
             )
         if len(data["paired"]) > 1:
             console.print(f"  (Holm p: adjusted for the {len(data['paired'])} pairwise tests of this table)")
+
+
+def _difference(test: dict[str, Any]) -> str:
+    if test.get("diff") is None:
+        return "no pairs"
+    lo, hi = test["diff_ci95"]
+    verdict = "significant" if test["p_holm"] < 0.05 else "not significant"
+    return f"S.R. {test['a']} - {test['b']} = {test['diff']:+.2f} [95% CI {lo:+.2f}, {hi:+.2f}], {verdict} at 0.05"
 
 
 def _load_runs(run_dirs: dict[str, str], runs: dict, task_names: dict[int, str]) -> None:
@@ -337,6 +367,34 @@ def merge(dirs: list[str], out_root: Path) -> int:
     return _finish(runs, task_names, out_root, suite, meta)
 
 
+def _given(tokens: list[str]) -> set[str]:
+    """EvalConfig field names of the flags on the command line (``--n-samples 8`` -> ``n_samples``)."""
+    return {t[2:].split("=", 1)[0].replace("-", "_") for t in tokens if t.startswith("--")}
+
+
+def _suite_defaults(suite_name: str, planners: list[str], base: dict[str, Any], given: set[str]) -> dict[str, Any]:
+    """The suite's ``compare_defaults`` for flags not given, and one world model for every planner (the suite's
+    shipped one when a planner needs it and none is named), so the baselines' delta_f uses the same encoder.
+    Prints what it filled in."""
+    suite = SUITES.build(suite_name)
+    filled = {k: v for k, v in getattr(suite, "compare_defaults", ()) if k not in given}
+    wanted = any(bool(getattr(PLANNERS.get(name), "needs_world_model", False)) for name in planners)
+    name, checkpoint = resolve_world_model(suite, base.get("world_model"), base.get("wm_checkpoint"), wanted)
+    if name is not None and base.get("world_model") is None:
+        filled.update({"world_model": name, "wm_checkpoint": checkpoint})
+    if filled:
+        shown = " ".join(f"--{k.replace('_', '-')} {_show(v)}" for k, v in filled.items())
+        print(f"compare: {suite.name} defaults for flags not given: {shown}", file=sys.stderr)
+    return filled
+
+
+def _show(value: Any) -> str:
+    try:
+        return str(Path(value).relative_to(PROJECT_ROOT)) if Path(str(value)).is_absolute() else str(value)
+    except ValueError:
+        return str(value)
+
+
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     tokens = list(sys.argv[1:] if argv is None else argv)
@@ -352,22 +410,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise HarnessError("--planners needs at least two distinct planner names")
     fields = {f.name for f in dataclasses.fields(EvalConfig)}
     base = {k: v for k, v in vars(args).items() if k in fields}
+    base.update(_suite_defaults(args.suite, planners, base, _given(tokens)))
     configs = {name: EvalConfig(**{**base, "planner": name}).validate() for name in planners}
     prepared = {name: prepare(cfg) for name, cfg in configs.items()}  # every setup checked before the first runs
     steps = {name: run.executed_steps for name, run in prepared.items()}
     if len({p for p in steps.values() if p is not None}) > 1:
         shown = ", ".join(f"{name} p={p}" for name, p in steps.items())
         raise HarnessError(f"planners would decide at different times ({shown}); pass one --subgoal-every")
+    if args.compute_matched and not {"vla_mean", "wm_topk"} <= set(planners):
+        raise HarnessError("--compute-matched needs vla_mean and wm_topk among --planners")
     runs: dict[str, dict[str, dict[str, Any]]] = {}
     run_dirs: dict[str, str] = {}
     task_names: dict[int, str] = {}
+    argv = ["python -m harness.compare", *tokens]
     for name, cfg in configs.items():
         print(f"compare: planner {name}", file=sys.stderr)
-        run_dirs[name] = str(evaluate(cfg, set(), ["python -m harness.compare", *tokens], prepared[name]))
+        run_dirs[name] = str(evaluate(cfg, set(), argv, prepared[name]))
+    meta: dict[str, Any] = {"config": {**base, "planners": planners}, "runs": run_dirs}
+    if args.compute_matched:
+        matched = matched_samples(run_dirs["vla_mean"], run_dirs["wm_topk"], configs["vla_mean"])
+        print(
+            f"compare: arm vla_mean_matched: N = {matched['n_samples']} (wm_topk {matched['wm_topk_s']:.3f} s per "
+            f"decision, vla_mean {matched['vla_mean_s']:.3f} s with N = {matched['vla_mean_n']})",
+            file=sys.stderr,
+        )
+        cfg = EvalConfig(**{**base, "planner": "vla_mean", "n_samples": matched["n_samples"]}).validate()
+        run_dirs["vla_mean_matched"] = str(evaluate(cfg, set(), argv, prepare(cfg)))
+        meta["compute_matched"] = matched
     _load_runs(run_dirs, runs, task_names)
-    return _finish(
-        runs, task_names, Path(args.out), args.suite, {"config": {**base, "planners": planners}, "runs": run_dirs}
-    )
+    return _finish(runs, task_names, Path(args.out), args.suite, meta)
+
+
+def mean_decision_s(run_dir: str) -> float:
+    """Mean wall time of one planner decision (``plan_log[*].time_s``) over a run's episodes."""
+    times = [d["time_s"] for r in RunStore.open(Path(run_dir)).episodes() for d in r.get("plan_log") or []]
+    if not times:
+        raise HarnessError(f"{run_dir}: no timed decisions to match compute with")
+    return float(np.mean(times))
+
+
+def matched_samples(vla_mean_dir: str, wm_topk_dir: str, vla_mean_cfg: EvalConfig) -> dict[str, Any]:
+    """Samples vla_mean can draw in wm_topk's mean time per decision, measured in this comparison on this
+    machine: N * t(wm_topk) / t(vla_mean with N), rounded (drawing samples costs about linearly in N; the
+    matched arm's own time per decision is reported beside the others to check it)."""
+    n = int(PLANNERS.build("vla_mean", options=vla_mean_cfg.planner_options()).options.n_samples)
+    t_wm, t_mean = mean_decision_s(wm_topk_dir), mean_decision_s(vla_mean_dir)
+    return {
+        "n_samples": max(n, int(round(n * t_wm / t_mean))),
+        "vla_mean_n": n,
+        "wm_topk_s": round(t_wm, 4),
+        "vla_mean_s": round(t_mean, 4),
+    }
 
 
 if __name__ == "__main__":

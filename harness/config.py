@@ -145,8 +145,6 @@ class EvalConfig(BackendConfig):
                 raise HarnessError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
         if self.goal not in GOAL_MODES:
             raise HarnessError(f"--goal must be none, subgoals or final, got {self.goal!r}")
-        if self.world_model is not None and self.wm_checkpoint is None:
-            raise HarnessError("--world-model needs --wm-checkpoint DIR")
         if self.out_of_range not in ("clip", "fail"):
             raise HarnessError(f"--out-of-range must be clip or fail, got {self.out_of_range!r}")
         return self

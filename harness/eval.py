@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from harness.analysis.comparability import identity_from_manifest
 from harness.config import EXECUTION_FIELDS, EvalConfig, parse_eval_args
-from harness.defaults import resolve_policy
+from harness.defaults import resolve_policy, resolve_world_model
 from harness.errors import cli_entry
 from harness.engine.manifest import environment_info, git_info, package_versions
 from harness.engine.episodes import make_episodes
@@ -87,6 +87,9 @@ def prepare(cfg: EvalConfig) -> PreparedRun:
     suite.preflight()  # the simulator can start here (its environment, rendering)
     policy_name, checkpoint = resolve_policy(suite, cfg.policy, cfg.checkpoint)
     planner_cls = PLANNERS.get(cfg.planner)
+    wm_name, wm_checkpoint = resolve_world_model(
+        suite, cfg.world_model, cfg.wm_checkpoint, bool(getattr(planner_cls, "needs_world_model", False))
+    )
     _note_unused(f"planner {cfg.planner}", unused_options(planner_cls, cfg.planner_options()))
     _note_unused(f"policy {policy_name}", unused_policy_flags(policy_name, cfg.policy_options()))
     planner = planner_cls(options=cfg.planner_options())
@@ -97,7 +100,7 @@ def prepare(cfg: EvalConfig) -> PreparedRun:
         check_tasks = getattr(policy, "check_tasks", None)  # a policy may refuse tasks it cannot run
         if check_tasks is not None:
             check_tasks(tasks)
-        world_model = build_world_model(cfg.world_model, cfg.wm_checkpoint, suite) if cfg.world_model else None
+        world_model = build_world_model(wm_name, wm_checkpoint, suite) if wm_name else None
         check_planner_setup(
             planner, policy, world_model, cfg.goal, bool(getattr(suite, "expert", None)), cfg.planner,
             suite_branchable=suite.branchable,
@@ -107,13 +110,15 @@ def prepare(cfg: EvalConfig) -> PreparedRun:
     episodes = make_episodes(tasks, cfg.episodes_per_task, cfg.seed, cfg.first_episode)
     scene_warnings = check_no_training_scenes(
         [e.scene for e in episodes],
-        {"policy": checkpoint, "world model": cfg.wm_checkpoint},
+        {"policy": checkpoint, "world model": wm_checkpoint},
         cfg.allow_train_scenes,
     )
     for line in scene_warnings:
         print(line, file=sys.stderr)
     workers = cfg.workers if cfg.workers is not None else suite.default_workers
-    cfg = EvalConfig.from_dict({**cfg.to_dict(), "policy": policy_name, "checkpoint": checkpoint, "workers": workers})
+    resolved = {"policy": policy_name, "checkpoint": checkpoint, "workers": workers}
+    resolved.update({"world_model": wm_name, "wm_checkpoint": wm_checkpoint})
+    cfg = EvalConfig.from_dict({**cfg.to_dict(), **resolved})
     options = dataclasses.asdict(planner.options)
     return PreparedRun(cfg, suite, tasks, episodes, scene_warnings, options, planner.executed_steps(), server)
 

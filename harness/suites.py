@@ -43,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             table.add_row(str(t.task_id), t.name, t.instruction, str(t.max_steps), str(t.num_init_states), runs)
         console.print(table)
         console.print(f"  training scenes: {suite.training_scenes or 'none (no demonstrations can be generated)'}")
+        if suite.world_models:
+            shipped = ", ".join(f"{name} ({folder})" for name, folder in suite.world_models)
+            console.print(f"  shipped world models (the first is wm_topk's default): {shipped}")
         for note in suite.asset_notes():
             console.print(f"  [yellow]asset note:[/yellow] {note}")
     return 0

@@ -52,6 +52,11 @@ class SimSuite:
             selection of all tasks skips such tasks; naming one is a one-line error with that reason.
         simulator_packages: package versions of the simulator's own Python environment (suites that run in
             one, ``tasks.external``), recorded in run manifests beside the harness's own.
+        world_models: shipped world-model checkpoints, ``(name, folder relative to the project root)``; the
+            first is the default ``--world-model`` of a planner that needs one, and ``--world-model NAME``
+            without ``--wm-checkpoint`` takes the one shipped for NAME.
+        compare_defaults: ``(EvalConfig field, value)`` pairs ``harness.compare`` uses for flags that are not
+            given (tasks, episodes, N, k, p sized for a run of minutes on the 2-core CPU machine).
         episode_timeout_s: wall-clock limit of one evaluation episode when ``--episode-timeout`` is not
             given (a worker over it is killed and the episode recorded as an error). Generous: LIBERO and
             SIMPLER episodes with sampling planners take a few minutes on 2 CPU cores; it only catches hangs.
@@ -77,6 +82,8 @@ class SimSuite:
     training_scenes: str = ""
     contact_metric: str | None = None
     lift_metric: str | None = None
+    world_models: tuple[tuple[str, str], ...] = ()
+    compare_defaults: tuple[tuple[str, Any], ...] = ()
     episode_timeout_s: float = 900.0
     preflight: Callable[[], None] = lambda: None
     unavailable: Callable[[TaskSpec], str | None] = lambda task: None

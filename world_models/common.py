@@ -9,6 +9,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from harness.data.features import resize_image
 from harness.data.normalize import meanstd_normalizer
@@ -36,6 +37,8 @@ class WorldModelConfig:
     init: str = ""  # checkpoint the stage starts from (every stage but pretrain)
     lora_rank: int = 2
     rename: str = ""  # embodiment name given to this run's data (adaptation to a held-out task / robot)
+    augment_draw: str = "clip"  # cross-augmentation: one shift / brightness per demo ("frame": one per frame, ablation)
+    recon_normalise: bool = True  # divide L_recon by the training data's copy-last-frame error (False: plain MSE)
 
     STAGES: ClassVar[tuple[str, ...]] = ()
 
@@ -46,6 +49,8 @@ class WorldModelConfig:
             raise HarnessError(f"stage must be one of {', '.join(self.STAGES)}, got {self.stage!r}")
         if self.stage != "pretrain" and not self.init:
             raise HarnessError(f"stage {self.stage} starts from a checkpoint: --set init=DIR")
+        if self.augment_draw not in ("clip", "frame"):
+            raise HarnessError(f"augment_draw must be clip or frame, got {self.augment_draw!r}")
         if self.segment < 1 or self.history < 1:
             raise HarnessError("segment and history must be >= 1")
 
@@ -72,11 +77,19 @@ def world_model_data(cfg: WorldModelConfig, paths: list[Path], seed: int, val_fr
         embodiments=prior.get("embodiments"),
         motion_std=prior.get("motion_std"),
         rename=cfg.rename,
+        augment_draw=cfg.augment_draw,
     )
     # adaptation keeps earlier embodiments' statistics next to the new ones (prior is empty for pretraining)
     info["action_stats"] = {**prior.get("action_stats", {}), **info["action_stats"]}
     info.update({"tokens": int(train.emb["clean"].shape[1]), "dim": int(train.emb["clean"].shape[2])})
     info["grid"] = encoder.grid
+    # L_recon is divided by this (the copy-last-frame error of the training segments in the version the FDM
+    # predicts, kept from the starting checkpoint when adapting): the loss reads 1.0 for "nothing moves"
+    # whatever the encoder's scale, and the paper's lambda_recon = lambda_motion = 1 balance holds for a
+    # small-scale embedding too
+    target = "b" if getattr(cfg, "cross_augment", False) else "clean"
+    scale = prior.get("recon_scale") or (copy_last_frame_mse(train, target) if cfg.recon_normalise else 1.0)
+    info["recon_scale"] = float(scale)
     info["robot_of"] = {**prior.get("robot_of", {}), **info["robot_of"]}
     # the embodiment a planner drives: the adaptation target; a pretraining checkpoint of several robots has
     # none (the runtime then takes the suite's robot, or refuses) - never silently the last one
@@ -86,6 +99,24 @@ def world_model_data(cfg: WorldModelConfig, paths: list[Path], seed: int, val_fr
         return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in raw.items()}
 
     return TrainData(train, val, None, info, to_batch)
+
+
+def copy_last_frame_mse(segments: Any, version: str = "clean") -> float:
+    """Mean squared difference between the embeddings (``version``: clean, a or b) of frames t + S and t over
+    the segments."""
+    emb, rows = segments.emb[version], torch.as_tensor(segments.rows)
+    total, count = 0.0, 0
+    for i in range(0, len(rows), 4096):
+        chunk = rows[i : i + 4096]
+        diff = emb[chunk[:, 2]].float() - emb[chunk[:, 1]].float()
+        total, count = total + float(diff.pow(2).sum()), count + diff.numel()
+    return max(total / max(count, 1), 1e-12)
+
+
+def recon_loss(pred: torch.Tensor, target: torch.Tensor, info: dict[str, Any]) -> torch.Tensor:
+    """MSE of a predicted next embedding relative to the copy-last-frame error of the training data
+    (``info["recon_scale"]``; 1.0 for checkpoints made before it was recorded)."""
+    return F.mse_loss(pred, target) / float(info.get("recon_scale", 1.0))
 
 
 def start_from(model: nn.Module, cfg: WorldModelConfig, build: Callable[[Any, dict], nn.Module], name: str) -> None:

@@ -50,6 +50,8 @@ class FDM(nn.Module):
         self.blocks = nn.ModuleList([Block(dim, heads, cross=True) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, dim)
+        nn.init.zeros_(self.head.weight)  # starts as copy-last-frame: the residual is learned from zero
+        nn.init.zeros_(self.head.bias)
 
     def forward(self, x_hist: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         b, t, n, d = x_hist.shape

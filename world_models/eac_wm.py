@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from harness.errors import HarnessError
 from harness.nn.lora import add_lora
@@ -24,6 +23,7 @@ from world_models.common import (
     WorldModelConfig,
     freeze_all_but,
     load_world_model,
+    recon_loss,
     register_trainable,
     runtime_for,
     target_embodiment,
@@ -43,7 +43,7 @@ class EacWmConfig(WorldModelConfig):
 class EacWM(nn.Module):
     def __init__(self, cfg: EacWmConfig, info: dict[str, Any]):
         super().__init__()
-        self.cfg = cfg
+        self.cfg, self.info = cfg, info
         n, d, m = int(info["tokens"]), int(info["dim"]), cfg.latent_tokens
         self.embodiments = list(info["embodiments"])
         self.fdm = FDM(d, n, cfg.fdm_depth, cfg.heads, cfg.history)
@@ -70,7 +70,7 @@ class EacWM(nn.Module):
             rows = ids == i
             if rows.any():
                 z[rows] = self.encoders[name](batch["actions"][rows])
-        recon = F.mse_loss(self.fdm(hist, z), batch[f"{v}_next"])
+        recon = recon_loss(self.fdm(hist, z), batch[f"{v}_next"], self.info)
         return recon, {"recon": recon.item()}
 
 

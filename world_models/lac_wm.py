@@ -27,6 +27,7 @@ from world_models.common import (
     WorldModelConfig,
     freeze_all_but,
     load_world_model,
+    recon_loss,
     register_trainable,
     runtime_for,
     target_embodiment,
@@ -51,7 +52,7 @@ class LacWmConfig(WorldModelConfig):
 class LacWM(nn.Module):
     def __init__(self, cfg: LacWmConfig, info: dict[str, Any]):
         super().__init__()
-        self.cfg = cfg
+        self.cfg, self.info = cfg, info
         n, d, m = int(info["tokens"]), int(info["dim"]), cfg.latent_tokens
         self.idm = IDM(d, n, m, cfg.idm_depth, cfg.heads)
         self.fdm = FDM(d, n, cfg.fdm_depth, cfg.heads, cfg.history)
@@ -82,7 +83,7 @@ class LacWM(nn.Module):
         logs: dict[str, float] = {}
         if cfg.stage in ("pretrain", "adapt_idm_fdm"):
             z = self.idm(batch[f"{idm_v}_t"], batch[f"{idm_v}_next"])
-            recon = F.mse_loss(self.fdm(hist, z), target)
+            recon = recon_loss(self.fdm(hist, z), target, self.info)
             loss = cfg.lambda_recon * recon
             if cfg.motion_loss:
                 motion = F.mse_loss(self.motion(batch[f"{idm_v}_t"], z), batch["motion"])
@@ -90,7 +91,7 @@ class LacWM(nn.Module):
                 logs["motion"] = motion.item()
         else:
             z_proj = self.projector(batch["actions"])
-            recon = F.mse_loss(self.fdm(hist, z_proj), target)
+            recon = recon_loss(self.fdm(hist, z_proj), target, self.info)
             loss = cfg.lambda_recon * recon
             if cfg.stage == "adapt_projector":
                 with torch.no_grad():

@@ -6,7 +6,8 @@ command in the common "+1 closes" convention: 7 numbers, the same for every embo
 name (the suite's declared ``embodiment``, from the file's ``env_args["suite"]``). Validation demos follow
 harness.data.splits; normalisation (harness.data.normalize) is fitted on the training demos only.
 Each frame is embedded in three versions: clean, and two independently augmented ones (random shift +
-brightness) for the cross-augmentation of LAC-WM (IDM sees version a, FDM sees version b).
+brightness, one draw per demo for all its frames, so a segment's input and target frames stay aligned) for the
+cross-augmentation of LAC-WM (IDM sees version a, FDM sees version b).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from harness.data.hdf5_io import Demo, DemoFile, open_demo_file, read_demo
 from harness.data.normalize import mean_std, meanstd_normalizer, scale_normalizer
 from harness.data.splits import DemoSplit, split_files
 from harness.errors import HarnessError
-from harness.nn.vision import random_shift
+from harness.nn.vision import shift_images
 from world_models.frame_ae import FrameAutoencoder, to_float
 
 if TYPE_CHECKING:
@@ -54,16 +55,32 @@ def motion_label(
 
 @torch.no_grad()
 def embed_frames(
-    encoder: FrameAutoencoder, frames: np.ndarray, seed: int, augment: bool, batch: int = 256
+    encoder: FrameAutoencoder,
+    frames: np.ndarray,
+    seed: int,
+    augment: bool,
+    clip_of_frame: np.ndarray | None = None,
+    batch: int = 256,
 ) -> torch.Tensor:
-    """uint8 [F, S, S, 3] -> float16 [F, N, D]; with ``augment`` a random shift + brightness per frame."""
-    gen = torch.Generator().manual_seed(seed)
+    """uint8 [F, S, S, 3] -> float16 [F, N, D]. With ``augment``: a random shift (up to 4 px) and brightness
+    (x 0.8-1.2) drawn once per clip (``clip_of_frame``: int [F], the demo each frame belongs to) and applied to
+    every frame of that clip, so a segment's frames t - S, t, t + S share one augmentation (the paper's
+    A(O_t), A(O_t+1) pair; independent per-frame shifts would make the next frame unpredictable)."""
+    pad = 4
+    if augment:
+        clips = np.zeros(len(frames), dtype=np.int64) if clip_of_frame is None else np.asarray(clip_of_frame)
+        n_clips = int(clips.max()) + 1 if len(clips) else 0
+        draws = [np.random.default_rng([seed, c]) for c in range(n_clips)]  # clip c's draw depends on (seed, c)
+        offsets = np.array([d.integers(0, 2 * pad + 1, size=2) for d in draws], dtype=np.int64).reshape(-1, 2)
+        ox, oy = torch.from_numpy(offsets[:, 0]), torch.from_numpy(offsets[:, 1])
+        gain = torch.tensor([0.8 + 0.4 * d.random() for d in draws], dtype=torch.float32)
     out = []
     for i in range(0, len(frames), batch):
         images = to_float(torch.from_numpy(frames[i : i + batch]))
         if augment:
-            images = random_shift(images, 4, gen)
-            images = (images * (0.8 + 0.4 * torch.rand((len(images), 1, 1, 1), generator=gen))).clamp(0, 1)
+            idx = torch.from_numpy(clips[i : i + batch])
+            images = shift_images(images, pad, ox[idx], oy[idx])
+            images = (images * gain[idx].view(-1, 1, 1, 1)).clamp(0, 1)
         out.append(encoder.encode(images).half())
     return torch.cat(out)
 
@@ -103,6 +120,7 @@ class RawSegments:
     """Segments of demo files before normalisation and embedding (lists are aligned per segment)."""
 
     frames: list[np.ndarray] = field(default_factory=list)  # uint8 [S, S, 3] per frame
+    clip_of_frame: list[int] = field(default_factory=list)  # the demo (0, 1, ...) each frame belongs to
     rows: list[tuple[int, int, int]] = field(default_factory=list)  # frame index of t - S, t, t + S
     actions: list[np.ndarray] = field(default_factory=list)  # [S, Da] env units
     motions: list[np.ndarray] = field(default_factory=list)  # [7] unnormalised motion labels
@@ -118,6 +136,7 @@ class RawSegments:
         """Append one demo's frames and its segments of ``segment`` steps."""
         base = len(self.frames)
         self.frames.extend(resize_image(f, size) for f in demo.obs["agentview_rgb"])
+        self.clip_of_frame.extend([self.demos] * (len(self.frames) - base))
         if not val:
             self.train_actions.setdefault(robot, []).append(demo.actions)
         for t in range(0, len(demo.actions) - segment):
@@ -172,10 +191,13 @@ def build_segments(
     embodiments: list[str] | None = None,
     motion_std: list[float] | None = None,
     rename: str = "",
+    augment_draw: str = "clip",
 ) -> tuple[Segments, Segments | None, dict[str, Any]]:
     """Demo files -> (train, val, info). ``embodiments`` fixes the id order (new ones are appended);
     ``motion_std`` reuses an earlier motion scaling (else computed); ``rename`` labels every segment with that
-    embodiment name (an adaptation target held out of pretraining). The split is harness.data.splits'
+    embodiment name (an adaptation target held out of pretraining); ``augment_draw`` "clip" augments every
+    frame of a demo alike, "frame" each frame on its own (an ablation: the FDM's input and target then differ
+    in augmentation). The split is harness.data.splits'
     (by demo); action statistics per embodiment and motion_std come from the training demos only."""
     raw = collect_segments(
         paths, encoder.cfg.image_size, segment, split_files(paths, val_fraction, seed), embodiments, rename
@@ -186,10 +208,11 @@ def build_segments(
         motion_std = train_motion.std(0).tolist()
     actions, motion = normalised_arrays(raw, action_stats, motion_std)
     frames_arr = np.stack(raw.frames)
+    clips = np.asarray(raw.clip_of_frame, dtype=np.int64) if augment_draw == "clip" else np.arange(len(frames_arr))
     emb = {
         "clean": embed_frames(encoder, frames_arr, seed, augment=False),
-        "a": embed_frames(encoder, frames_arr, seed + 1, augment=True),
-        "b": embed_frames(encoder, frames_arr, seed + 2, augment=True),
+        "a": embed_frames(encoder, frames_arr, seed + 1, augment=True, clip_of_frame=clips),
+        "b": embed_frames(encoder, frames_arr, seed + 2, augment=True, clip_of_frame=clips),
     }
     ids = np.asarray([raw.embodiments.index(r) for r in raw.robots])
     is_val, rows_arr = np.asarray(raw.is_val), np.asarray(raw.rows)

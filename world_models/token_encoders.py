@@ -43,9 +43,11 @@ class HFTokenEncoder(nn.Module):
 
 
 def load_token_encoder(spec: str):  # type: ignore[no-untyped-def]
-    """``hf:/path`` -> HFTokenEncoder; anything else is a frame_ae checkpoint folder."""
+    """``hf:/path`` -> HFTokenEncoder; anything else is a frame_ae checkpoint folder (a relative one is taken
+    from the working directory, else from the project root, so a shipped world model finds its shipped encoder)."""
     if spec.startswith("hf:"):
         return HFTokenEncoder(spec[3:])
+    from harness.nn.frozen import resolve_folder
     from world_models.frame_ae import load_frame_autoencoder
 
-    return load_frame_autoencoder(spec)
+    return load_frame_autoencoder(resolve_folder(spec))

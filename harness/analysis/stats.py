@@ -38,6 +38,32 @@ def newcombe_difference_interval(
     return max(-1.0, lower), min(1.0, upper)
 
 
+def newcombe_paired_interval(
+    both: int, a_only: int, b_only: int, neither: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Newcombe's square-and-add interval (1998b, method 10, with its continuity-corrected phi) for
+    p_a - p_b from paired binary outcomes: ``both`` / ``neither`` = episodes where both / neither arm succeeded,
+    ``a_only`` / ``b_only`` the discordant pairs. (-1, 1) when there are no pairs."""
+    n = both + a_only + b_only + neither
+    if min(both, a_only, b_only, neither) < 0:
+        raise ValueError("paired counts must be >= 0")
+    if n == 0:
+        return -1.0, 1.0
+    p_a, p_b = (both + a_only) / n, (both + b_only) / n
+    l_a, u_a = wilson_interval(both + a_only, n, confidence)
+    l_b, u_b = wilson_interval(both + b_only, n, confidence)
+    margins = (both + a_only) * (b_only + neither) * (both + b_only) * (a_only + neither)
+    phi = 0.0
+    if margins > 0:
+        cross = both * neither - a_only * b_only
+        corrected = cross - n / 2 if cross > n / 2 else (cross if cross < 0 else 0.0)
+        phi = corrected / math.sqrt(margins)
+    d = p_a - p_b
+    lower = d - math.sqrt(max(0.0, (p_a - l_a) ** 2 - 2 * phi * (p_a - l_a) * (u_b - p_b) + (u_b - p_b) ** 2))
+    upper = d + math.sqrt(max(0.0, (p_b - l_b) ** 2 - 2 * phi * (p_b - l_b) * (u_a - p_a) + (u_a - p_a) ** 2))
+    return max(-1.0, lower), min(1.0, upper)
+
+
 @dataclass(frozen=True)
 class NonInferiority:
     """Outcome of comparing a run against a baseline for one task (or overall).

@@ -13,7 +13,14 @@ from torch import nn
 from harness.errors import HarnessError
 from harness.nn.frozen import PretrainedViTEncoder, build_frozen_encoder, is_frozen_kind, load_hf_backbone
 
-__all__ = ["ConvEncoder", "PretrainedViTEncoder", "build_image_encoder", "load_hf_backbone", "random_shift"]
+__all__ = [
+    "ConvEncoder",
+    "PretrainedViTEncoder",
+    "build_image_encoder",
+    "load_hf_backbone",
+    "random_shift",
+    "shift_images",
+]
 
 
 def images_to_float(images: torch.Tensor) -> torch.Tensor:
@@ -119,10 +126,17 @@ def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator | No
     """
     if pad <= 0:
         return images
-    b, _, h, w = images.shape
-    padded = nn.functional.pad(images, (pad, pad, pad, pad), mode="replicate")
+    b = images.shape[0]
     ox = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
     oy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    return shift_images(images, pad, ox, oy)
+
+
+def shift_images(images: torch.Tensor, pad: int, ox: torch.Tensor, oy: torch.Tensor) -> torch.Tensor:
+    """Replicate-pad by ``pad`` and crop back at the given offsets (int [B] each, in 0..2 * pad):
+    images [B, 3, H, W] -> [B, 3, H, W]; offset (pad, pad) is the identity."""
+    b, _, h, w = images.shape
+    padded = nn.functional.pad(images, (pad, pad, pad, pad), mode="replicate")
     rows = (oy.view(b, 1) + torch.arange(h).view(1, h)).to(images.device)
     cols = (ox.view(b, 1) + torch.arange(w).view(1, w)).to(images.device)
     idx_b = torch.arange(b, device=images.device).view(b, 1, 1)

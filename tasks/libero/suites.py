@@ -38,16 +38,30 @@ _DEFAULT_POLICIES = {
     "libero_spatial": ("baku", "policies/checkpoints/libero_spatial_baku_cpu"),
 }
 
+# World models trained here for the suites with a shipped policy (world_models/checkpoints/README.md): the first
+# is the default of a planner that needs one (wm_topk), so `python -m harness.compare --suite libero_object` runs
+# with no other flags; harness.compare's defaults below keep that run to minutes on 2 CPU cores.
+_WORLD_MODELS = {
+    "libero_object": (
+        ("lac_wm", "world_models/checkpoints/libero_object/lac_wm"),
+        ("eac_wm", "world_models/checkpoints/libero_object/eac_wm"),
+    ),
+}
+_COMPARE_DEFAULTS = (("tasks", "0"), ("episodes_per_task", 10), ("n_samples", 16), ("top_k", 4), ("subgoal_every", 10))
+
 
 def _make_suite(name: str) -> SimSuite:
     bench, description, aliases = _SUITES[name]
     policy, checkpoint = _DEFAULT_POLICIES.get(name, ("expert", None))
+    world_models = _WORLD_MODELS.get(name, ())
     return SimSuite(
         name=name,
         description=description,
         headline="success_once",  # LIBERO ends the episode at the first success, so once == at_end
         default_policy=policy,
         default_checkpoint=checkpoint,
+        world_models=world_models,
+        compare_defaults=_COMPARE_DEFAULTS if world_models else (),
         load_tasks=partial(_load, bench, name),
         build_env=_build_env,
         aliases=aliases,

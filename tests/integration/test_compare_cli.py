@@ -64,3 +64,31 @@ def test_compare_rejects_wm_topk_without_world_model(tmp_path):
         "--out", str(tmp_path),
     )  # fmt: skip
     assert proc.returncode == 2 and "--world-model" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_compare_runs_out_of_the_box_with_the_suites_shipped_world_model(tmp_path):
+    """No --policy, --world-model or --subgoal-every: the suite's shipped BAKU and LAC-WM and its compare
+    defaults (given flags win); every planner scores delta_f with that one world model."""
+    proc = run_cli(
+        "harness.compare", "--suite", "libero_object", "--planners", "vla_mean,wm_topk", "--episodes-per-task", "1",
+        "--n-samples", "4", "--top-k", "2", "--max-steps", "10", "--workers", "0", "--out", str(tmp_path),
+        "--no-progress", "--compute-matched",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    filled = next(line for line in proc.stderr.splitlines() if "defaults for flags not given" in line)
+    assert "--tasks 0" in filled and "--subgoal-every 10" in filled and "--world-model lac_wm" in filled
+    assert "--episodes-per-task" not in filled and "--n-samples" not in filled
+    out = Path(proc.stdout.strip().splitlines()[-1].removeprefix("compare: "))
+    data = json.loads((out / "compare.json").read_text())
+    assert set(data["runs"]) == {"vla_mean", "wm_topk", "vla_mean_matched"}
+    matched = data["compute_matched"]
+    assert matched["vla_mean_n"] == 4 and matched["n_samples"] >= 4 and matched["wm_topk_s"] > 0
+    for planner, run_dir in data["runs"].items():
+        config = json.loads((Path(run_dir) / "manifest.json").read_text())["config"]
+        if planner == "vla_mean_matched":
+            assert config["planner"] == "vla_mean" and config["n_samples"] == matched["n_samples"]
+        assert config["policy"] == "baku" and config["world_model"] == "lac_wm", planner
+        assert config["wm_checkpoint"].endswith("world_models/checkpoints/libero_object/lac_wm")
+        assert config["subgoal_every"] == 10 and config["tasks"] == "0"
+        record = json.loads((Path(run_dir) / "episodes.jsonl").read_text().splitlines()[0])
+        assert record["error"] is None and record["decisions"] == 1 and record["metrics"]["delta_f"] is not None

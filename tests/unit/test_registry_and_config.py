@@ -1,9 +1,11 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from harness.config import EvalConfig, parse_eval_args
+from harness.engine.manifest import PROJECT_ROOT as ROOT
 from harness.errors import HarnessError
 from harness.registry import PLANNERS, POLICIES, SUITES, Registry
 
@@ -128,9 +130,27 @@ def test_planner_flags_are_validated():
         EvalConfig(n_samples=0).validate()
     with pytest.raises(HarnessError, match="--goal"):
         EvalConfig(goal="maybe").validate()
-    with pytest.raises(HarnessError, match="wm-checkpoint"):
-        EvalConfig(world_model="lac_wm").validate()
     assert EvalConfig(n_samples=8, top_k=2, subgoal_every=4).planner_options().top_k == 2
+
+
+def test_world_model_resolution_uses_what_the_suite_ships():
+    from harness.defaults import resolve_world_model
+
+    toy = SUITES.build("toy_reach")  # ships no world model
+    with pytest.raises(HarnessError, match="needs --wm-checkpoint DIR .*ships world models: none"):
+        resolve_world_model(toy, "lac_wm", None, wanted=True)
+    with pytest.raises(HarnessError, match="--wm-checkpoint needs --world-model"):
+        resolve_world_model(toy, None, "some/dir", wanted=False)
+    assert resolve_world_model(toy, None, None, wanted=True) == (None, None)  # the planner setup then refuses
+    assert resolve_world_model(toy, "lac_wm", "some/dir", wanted=False) == ("lac_wm", "some/dir")
+
+    libero = SUITES.build("libero_object")
+    shipped = dict(libero.world_models)
+    assert list(shipped)[0] == "lac_wm" and "eac_wm" in shipped
+    name, folder = resolve_world_model(libero, None, None, wanted=True)
+    assert name == "lac_wm" and Path(folder) == ROOT / shipped["lac_wm"] and (Path(folder) / "config.json").is_file()
+    assert resolve_world_model(libero, "eac_wm", None, wanted=False) == ("eac_wm", str(ROOT / shipped["eac_wm"]))
+    assert resolve_world_model(libero, None, None, wanted=False) == (None, None)  # vla_* alone: no world model
 
 
 def test_first_episode_starts_a_new_batch_of_distinct_episodes():
@@ -165,3 +185,26 @@ def test_declared_default_checkpoints_are_shipped_and_held_out(suite_name):
     scenes = meta["data"]["scenes"]
     assert scenes and all("#train" in s for s in scenes)
     assert (folder / "measured.json").is_file(), "a shipped default records its measured result"
+
+
+@pytest.mark.parametrize("suite_name", sorted(set(SUITES.names())))
+def test_shipped_world_models_load_for_the_suites_robot_and_are_held_out(suite_name):
+    """Every world model a suite ships is in the repository, builds for the suite's robot, was trained on
+    training scenes only (its frame encoder too), and records its held-out quality."""
+    import json
+
+    from planners.setup import build_world_model
+
+    suite = SUITES.build(suite_name)
+    for name, relative in suite.world_models:
+        folder = ROOT / relative
+        meta = json.loads((folder / "config.json").read_text())
+        assert meta["name"] == name and meta["component"] == "world_model"
+        model = build_world_model(name, str(folder), suite)
+        assert model.embodiment == suite.embodiment and model.segment == 5
+        encoder = ROOT / meta["config"]["encoder"]
+        encoder_scenes = json.loads((encoder / "config.json").read_text())["data"]["scenes"]
+        for scenes in (meta["data"]["scenes"], encoder_scenes):
+            assert scenes and all("#train" in s for s in scenes)
+        measured = json.loads((folder / "measured.json").read_text())
+        assert measured["world_model"] == name and measured["mean"]["embedding_l2_copy_last_frame"] > 0

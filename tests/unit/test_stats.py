@@ -87,3 +87,20 @@ def test_holm_matches_hand_computed_values():
     assert holm_adjust([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert holm_adjust([0.5, 0.9]) == pytest.approx([1.0, 1.0])
     assert holm_adjust([]) == []
+
+
+def test_newcombe_paired_interval():
+    from harness.analysis.stats import mcnemar_exact, newcombe_difference_interval, newcombe_paired_interval
+
+    lo, hi = newcombe_paired_interval(4, 3, 1, 12)
+    assert -1 <= lo < (3 - 1) / 20 < hi <= 1
+    assert newcombe_paired_interval(4, 1, 3, 12) == pytest.approx((-hi, -lo))  # swapping the arms negates it
+    # no correlation left after the continuity correction (ad - bc = n / 2): the unpaired square-and-add interval
+    assert newcombe_paired_interval(3, 2, 2, 3) == pytest.approx(newcombe_difference_interval(5, 10, 5, 10))
+    # concordant pairs (positive correlation) narrow it against treating the arms as independent samples
+    paired = newcombe_paired_interval(10, 3, 0, 10)
+    unpaired = newcombe_difference_interval(13, 23, 10, 23)
+    assert paired[1] - paired[0] < unpaired[1] - unpaired[0]
+    # ten discordant pairs all one way: McNemar rejects and the interval excludes 0
+    assert mcnemar_exact(10, 0) < 0.05 and newcombe_paired_interval(0, 10, 0, 10)[0] > 0
+    assert newcombe_paired_interval(0, 0, 0, 0) == (-1.0, 1.0)
