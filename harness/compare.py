@@ -79,6 +79,13 @@ def _parser() -> OneLineParser:
         help="add the arm vla_mean_matched: vla_mean with as many samples as fit in wm_topk's measured time per "
         "decision (needs vla_mean and wm_topk among --planners; run after them)",
     )
+    p.add_argument(
+        "--matched-samples",
+        type=int,
+        metavar="N",
+        help="with --compute-matched: use this N instead of measuring it (a later batch reusing the first batch's "
+        "N, so that --merge can pool them)",
+    )
     p.add_argument("--goal", default="subgoals", help="subgoals | final | none (expert demo frames; privileged)")
     p.set_defaults(videos=0)
     return p
@@ -242,7 +249,10 @@ def _difference(test: dict[str, Any]) -> str:
         return "no pairs"
     lo, hi = test["diff_ci95"]
     verdict = "significant" if test["p_holm"] < 0.05 else "not significant"
-    return f"S.R. {test['a']} - {test['b']} = {test['diff']:+.2f} [95% CI {lo:+.2f}, {hi:+.2f}], {verdict} at 0.05"
+    return (
+        f"S.R. {test['a']} - {test['b']} = {test['diff']:+.2f} [95% CI {lo:+.2f}, {hi:+.2f}], "
+        f"{verdict} at 0.05 (Holm-adjusted)"
+    )
 
 
 def _load_runs(run_dirs: dict[str, str], runs: dict, task_names: dict[int, str]) -> None:
@@ -364,6 +374,8 @@ def merge(dirs: list[str], out_root: Path) -> int:
         _load_runs(data["runs"], runs, task_names)
     suite = batches[0]["config"]["suite"]
     meta = {"config": batches[0]["config"], "merged": dirs, "runs": [b["runs"] for b in batches]}
+    if any("compute_matched" in b for b in batches):
+        meta["compute_matched"] = [b.get("compute_matched") for b in batches]
     return _finish(runs, task_names, out_root, suite, meta)
 
 
@@ -408,6 +420,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     if len(planners) < 2 or len(set(planners)) != len(planners):
         raise HarnessError("--planners needs at least two distinct planner names")
+    if args.compute_matched and not {"vla_mean", "wm_topk"} <= set(planners):
+        raise HarnessError("--compute-matched needs vla_mean and wm_topk among --planners")
+    if args.matched_samples is not None and (not args.compute_matched or args.matched_samples < 1):
+        raise HarnessError("--matched-samples N needs --compute-matched and N >= 1")
     fields = {f.name for f in dataclasses.fields(EvalConfig)}
     base = {k: v for k, v in vars(args).items() if k in fields}
     base.update(_suite_defaults(args.suite, planners, base, _given(tokens)))
@@ -417,8 +433,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len({p for p in steps.values() if p is not None}) > 1:
         shown = ", ".join(f"{name} p={p}" for name, p in steps.items())
         raise HarnessError(f"planners would decide at different times ({shown}); pass one --subgoal-every")
-    if args.compute_matched and not {"vla_mean", "wm_topk"} <= set(planners):
-        raise HarnessError("--compute-matched needs vla_mean and wm_topk among --planners")
     runs: dict[str, dict[str, dict[str, Any]]] = {}
     run_dirs: dict[str, str] = {}
     task_names: dict[int, str] = {}
@@ -429,6 +443,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta: dict[str, Any] = {"config": {**base, "planners": planners}, "runs": run_dirs}
     if args.compute_matched:
         matched = matched_samples(run_dirs["vla_mean"], run_dirs["wm_topk"], configs["vla_mean"])
+        if args.matched_samples is not None:
+            matched = {**matched, "n_samples": args.matched_samples, "given": True}
         print(
             f"compare: arm vla_mean_matched: N = {matched['n_samples']} (wm_topk {matched['wm_topk_s']:.3f} s per "
             f"decision, vla_mean {matched['vla_mean_s']:.3f} s with N = {matched['vla_mean_n']})",
@@ -451,10 +467,13 @@ def mean_decision_s(run_dir: str) -> float:
 
 def matched_samples(vla_mean_dir: str, wm_topk_dir: str, vla_mean_cfg: EvalConfig) -> dict[str, Any]:
     """Samples vla_mean can draw in wm_topk's mean time per decision, measured in this comparison on this
-    machine: N * t(wm_topk) / t(vla_mean with N), rounded (drawing samples costs about linearly in N; the
-    matched arm's own time per decision is reported beside the others to check it)."""
+    machine: N * t(wm_topk) / t(vla_mean with N), rounded, never below N (drawing samples costs about linearly
+    in N, less where a call has fixed overhead; the matched arm's own time per decision is reported beside the
+    others to check it)."""
     n = int(PLANNERS.build("vla_mean", options=vla_mean_cfg.planner_options()).options.n_samples)
     t_wm, t_mean = mean_decision_s(wm_topk_dir), mean_decision_s(vla_mean_dir)
+    if t_mean <= 0:
+        raise HarnessError(f"{vla_mean_dir}: vla_mean's decisions took no measurable time; pass --matched-samples N")
     return {
         "n_samples": max(n, int(round(n * t_wm / t_mean))),
         "vla_mean_n": n,

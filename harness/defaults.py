@@ -23,13 +23,14 @@ def resolve_world_model(
     suite: Any, world_model: str | None, wm_checkpoint: str | None, wanted: bool
 ) -> tuple[str | None, str | None]:
     """(world model name, checkpoint) from ``--world-model`` / ``--wm-checkpoint`` and the suite's shipped
-    ``world_models``: a name without a checkpoint takes the one shipped for it; no name takes the suite's
-    first shipped world model when ``wanted`` (a planner that needs one), else none. HarnessError (one line)
-    when a name has no checkpoint to use or a checkpoint comes without a name."""
+    ``world_models``: a name without a checkpoint takes the one shipped for it; a checkpoint without a name is
+    the world model its ``config.json`` names; no name takes the suite's first shipped world model when
+    ``wanted`` (a planner that needs one), else none. HarnessError (one line) when a name has no checkpoint to
+    use or a checkpoint's name cannot be read."""
     shipped = dict(getattr(suite, "world_models", ()) or ())
     if world_model is None:
         if wm_checkpoint is not None:
-            raise HarnessError("--wm-checkpoint needs --world-model NAME")
+            return _named_by_checkpoint(wm_checkpoint), wm_checkpoint
         if not wanted or not shipped:
             return None, None
         world_model = next(iter(shipped))
@@ -42,3 +43,17 @@ def resolve_world_model(
             )
         wm_checkpoint = str(PROJECT_ROOT / shipped[world_model])
     return world_model, wm_checkpoint
+
+
+def _named_by_checkpoint(folder: str) -> str:
+    """The world model a checkpoint folder was trained as (``name`` in its ``config.json``)."""
+    import json
+    from pathlib import Path
+
+    try:
+        meta = json.loads((Path(folder).expanduser() / "config.json").read_text())
+    except (OSError, ValueError):
+        meta = {}
+    if meta.get("component") != "world_model" or not meta.get("name"):
+        raise HarnessError(f"--wm-checkpoint {folder} names no world model (no config.json); add --world-model NAME")
+    return str(meta["name"])

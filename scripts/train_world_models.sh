@@ -13,7 +13,8 @@ set -euo pipefail
 OUT=$1; PRE=$2; ADAPT=$3; HELD=${4:-widowx_heldout}; SCALE=${5:-1}
 steps() { python -c "print(max(1, int($1 * $SCALE)))"; }
 T="python -m harness.train --component world_model --no-progress --threads ${THREADS:-0}"
-done_in() { [ -e "$1/train_summary.json" ]; }  # a finished stage is kept (run the script again to go on)
+# a finished stage is kept (run the script again to go on; a changed ENCODER / WM_SET needs a new OUT)
+done_in() { [ -e "$1/train_summary.json" ] && echo "kept finished stage $1"; }
 if [ -n "${ENCODER:-}" ]; then
   ENC="--set encoder=$ENCODER ${WM_SET:-}"
 else

@@ -88,7 +88,7 @@ def world_model_data(cfg: WorldModelConfig, paths: list[Path], seed: int, val_fr
     # whatever the encoder's scale, and the paper's lambda_recon = lambda_motion = 1 balance holds for a
     # small-scale embedding too
     target = "b" if getattr(cfg, "cross_augment", False) else "clean"
-    scale = prior.get("recon_scale") or (copy_last_frame_mse(train, target) if cfg.recon_normalise else 1.0)
+    scale = (prior.get("recon_scale") or copy_last_frame_mse(train, target)) if cfg.recon_normalise else 1.0
     info["recon_scale"] = float(scale)
     info["robot_of"] = {**prior.get("robot_of", {}), **info["robot_of"]}
     # the embodiment a planner drives: the adaptation target; a pretraining checkpoint of several robots has

@@ -64,6 +64,11 @@ def test_compare_rejects_wm_topk_without_world_model(tmp_path):
         "--out", str(tmp_path),
     )  # fmt: skip
     assert proc.returncode == 2 and "--world-model" in proc.stderr and "Traceback" not in proc.stderr
+    cases = ((["--compute-matched"], "needs vla_mean and wm_topk"), (["--matched-samples", "8"], "needs --compute"))
+    for flags, message in cases:
+        bad = run_cli("harness.compare", "--suite", "libero_object", "--planners", "vla_random,wm_topk", *flags,
+                      "--out", str(tmp_path))  # fmt: skip
+        assert bad.returncode == 2 and message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
 def test_compare_runs_out_of_the_box_with_the_suites_shipped_world_model(tmp_path):

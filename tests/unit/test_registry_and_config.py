@@ -139,7 +139,7 @@ def test_world_model_resolution_uses_what_the_suite_ships():
     toy = SUITES.build("toy_reach")  # ships no world model
     with pytest.raises(HarnessError, match="needs --wm-checkpoint DIR .*ships world models: none"):
         resolve_world_model(toy, "lac_wm", None, wanted=True)
-    with pytest.raises(HarnessError, match="--wm-checkpoint needs --world-model"):
+    with pytest.raises(HarnessError, match="names no world model"):
         resolve_world_model(toy, None, "some/dir", wanted=False)
     assert resolve_world_model(toy, None, None, wanted=True) == (None, None)  # the planner setup then refuses
     assert resolve_world_model(toy, "lac_wm", "some/dir", wanted=False) == ("lac_wm", "some/dir")
@@ -151,6 +151,7 @@ def test_world_model_resolution_uses_what_the_suite_ships():
     assert name == "lac_wm" and Path(folder) == ROOT / shipped["lac_wm"] and (Path(folder) / "config.json").is_file()
     assert resolve_world_model(libero, "eac_wm", None, wanted=False) == ("eac_wm", str(ROOT / shipped["eac_wm"]))
     assert resolve_world_model(libero, None, None, wanted=False) == (None, None)  # vla_* alone: no world model
+    assert resolve_world_model(toy, None, folder, wanted=False) == ("lac_wm", folder)  # named by its config.json
 
 
 def test_first_episode_starts_a_new_batch_of_distinct_episodes():
