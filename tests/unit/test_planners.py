@@ -142,7 +142,11 @@ def test_paired_report_counts_discordant_pairs():
     a = {r["key"]: r for r in [rec(0, 0, True, 1.0), rec(0, 1, True, 2.0), rec(1, 0, False, 3.0)]}
     b = {r["key"]: r for r in [rec(0, 0, False, 1.0), rec(0, 1, True, 1.0), rec(1, 0, True, 1.0)]}
     tests = paired_tests({"A": a, "B": b}, sorted(a))
-    assert tests == [{"a": "A", "b": "B", "pairs": 3, "a_only": 1, "b_only": 1, "p_value": 1.0, "p_holm": 1.0}]
+    ci = tests[0].pop("diff_ci95")
+    assert tests == [
+        {"a": "A", "b": "B", "pairs": 3, "a_only": 1, "b_only": 1, "p_value": 1.0, "diff": 0.0, "p_holm": 1.0}
+    ]
+    assert ci[0] == pytest.approx(-ci[1]) and 0 < ci[1] < 1
     report = build_report({"A": a, "B": b}, {0: "t0", 1: "t1"}, partial_metrics("simpler_bridge"))
     overall = report["overall"]["planners"]["A"]
     assert overall["success"]["successes"] == 2 and overall["success"]["n"] == 3
