@@ -45,7 +45,7 @@ import numpy as np
 
 from harness.engine.atomic_io import write_json_atomic
 from harness.analysis.comparability import identity_from_manifest, identity_mismatches
-from harness.config import EvalConfig, OneLineParser, parser_for
+from harness.config import EvalConfig, OneLineParser, given_fields, parser_for
 from harness.errors import HarnessError, cli_entry
 from harness.eval import evaluate, prepare
 from harness.defaults import resolve_world_model
@@ -379,11 +379,6 @@ def merge(dirs: list[str], out_root: Path) -> int:
     return _finish(runs, task_names, out_root, suite, meta)
 
 
-def _given(tokens: list[str]) -> set[str]:
-    """EvalConfig field names of the flags on the command line (``--n-samples 8`` -> ``n_samples``)."""
-    return {t[2:].split("=", 1)[0].replace("-", "_") for t in tokens if t.startswith("--")}
-
-
 def _suite_defaults(suite_name: str, planners: list[str], base: dict[str, Any], given: set[str]) -> dict[str, Any]:
     """The suite's ``compare_defaults`` for flags not given, and one world model for every planner (the suite's
     shipped one when a planner needs it and none is named), so the baselines' delta_f uses the same encoder.
@@ -410,7 +405,8 @@ def _show(value: Any) -> str:
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     tokens = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(tokens)
+    parser = _parser()
+    args = parser.parse_args(tokens)
     if args.merge and args.runs:
         raise HarnessError("--merge and --runs are separate modes; give one")
     if args.merge:
@@ -426,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise HarnessError("--matched-samples N needs --compute-matched and N >= 1")
     fields = {f.name for f in dataclasses.fields(EvalConfig)}
     base = {k: v for k, v in vars(args).items() if k in fields}
-    base.update(_suite_defaults(args.suite, planners, base, _given(tokens)))
+    base.update(_suite_defaults(args.suite, planners, base, given_fields(parser, tokens)))
     configs = {name: EvalConfig(**{**base, "planner": name}).validate() for name in planners}
     prepared = {name: prepare(cfg) for name, cfg in configs.items()}  # every setup checked before the first runs
     steps = {name: run.executed_steps for name, run in prepared.items()}

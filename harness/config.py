@@ -225,6 +225,10 @@ def parse_eval_args(argv: Sequence[str] | None = None) -> tuple[EvalConfig, set[
     parser = parser_for(EvalConfig, "python -m harness.eval", "Evaluate a policy (+ planner) on a suite.")
     tokens = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(tokens)
+    return EvalConfig(**vars(args)).validate(), given_fields(parser, tokens)
+
+
+def given_fields(parser: argparse.ArgumentParser, tokens: Sequence[str]) -> set[str]:
+    """Destinations of the flags that appear in ``tokens`` (``--n-samples 8`` or ``--n-samples=8``)."""
     flags = {t.split("=", 1)[0] for t in tokens if t.startswith("--")}
-    given = {a.dest for a in parser._actions if flags.intersection(a.option_strings)}
-    return EvalConfig(**vars(args)).validate(), given
+    return {a.dest for a in parser._actions if flags.intersection(a.option_strings)}

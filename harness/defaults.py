@@ -47,13 +47,12 @@ def resolve_world_model(
 
 def _named_by_checkpoint(folder: str) -> str:
     """The world model a checkpoint folder was trained as (``name`` in its ``config.json``)."""
-    import json
-    from pathlib import Path
+    from harness.nn.checkpoint import read_checkpoint_meta
 
     try:
-        meta = json.loads((Path(folder).expanduser() / "config.json").read_text())
-    except (OSError, ValueError):
-        meta = {}
-    if meta.get("component") != "world_model" or not meta.get("name"):
-        raise HarnessError(f"--wm-checkpoint {folder} names no world model (no config.json); add --world-model NAME")
+        meta = read_checkpoint_meta(folder, component="world_model")
+    except HarnessError as exc:
+        raise HarnessError(f"--wm-checkpoint {folder} names no world model ({exc}); add --world-model NAME") from exc
+    if not meta.get("name"):
+        raise HarnessError(f"--wm-checkpoint {folder} names no world model; add --world-model NAME")
     return str(meta["name"])

@@ -16,7 +16,7 @@ from harness.analysis.comparability import identity_from_manifest
 from harness.config import EXECUTION_FIELDS, EvalConfig, parse_eval_args
 from harness.defaults import resolve_policy, resolve_world_model
 from harness.errors import cli_entry
-from harness.engine.manifest import environment_info, git_info, package_versions
+from harness.engine.manifest import git_info, provenance
 from harness.engine.episodes import make_episodes
 from planners.setup import build_world_model, check_planner_setup, unused_options
 from harness.protocols import EpisodeSpec, TaskSpec
@@ -167,10 +167,8 @@ def _manifest(run: PreparedRun, argv: list[str]) -> dict[str, Any]:
             if getattr(PLANNERS.get(cfg.planner), "needs_simulator", False)
             else []
         ),
-        "git": git_info(),
-        "packages": package_versions(),
+        **provenance(),
         "simulator_packages": suite.simulator_packages(),
-        "environment": environment_info(),
         "argv": argv,
     }
 

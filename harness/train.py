@@ -22,7 +22,7 @@ from typing import Any, Sequence
 from harness.engine.atomic_io import write_json_atomic
 from harness.config import OneLineParser
 from harness.errors import HarnessError, cli_entry
-from harness.engine.manifest import environment_info, git_info, package_versions
+from harness.engine.manifest import provenance
 from harness.nn.checkpoint import CONFIG_FILE
 from harness.policy.chunk_policy import config_from_dict, config_to_dict
 from harness.nn.text import resolve_text_encoder
@@ -161,9 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "scenes": training_scenes(paths, model_cfg),  # checked by harness.eval against evaluated scenes
         },
         "train": dataclasses.asdict(tcfg),
-        "git": git_info(),
-        "packages": package_versions(),
-        "environment": environment_info(),
+        **provenance(),
         **history,
     }
     write_json_atomic(out / "train_manifest.json", meta)

@@ -26,7 +26,7 @@ from harness.data.hdf5_io import iter_demos, open_demo_file
 from harness.errors import HarnessError, cli_entry
 from planners.setup import build_world_model
 from harness.registry import SUITES
-from harness.engine.manifest import environment_info, git_info, package_versions
+from harness.engine.manifest import provenance
 from harness.engine.scenes import check_no_training_scenes, scenes_of_file
 
 
@@ -125,9 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result.update({"world_model": args.world_model, "checkpoint": args.wm_checkpoint, "data": args.data})
     result["provenance"] = {
         "command": ["python -m world_models.evaluate", *(sys.argv[1:] if argv is None else argv)],
-        "git": git_info(),
-        "environment": environment_info(),
-        "packages": package_versions(),
+        **provenance(),
     }
     text = json.dumps(result, indent=2)
     if args.out:

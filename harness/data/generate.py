@@ -32,7 +32,7 @@ from harness.config import EXECUTION_FIELDS, BackendConfig, OneLineParser, add_f
 from harness.data.collect import rollout, to_demo
 from harness.data.hdf5_io import DemoWriter, open_demo_file
 from harness.errors import HarnessError, cli_entry
-from harness.engine.manifest import environment_info, git_info, package_versions
+from harness.engine.manifest import provenance
 from harness.engine.episodes import episode_seed
 from harness.protocols import EpisodeSpec, TaskSpec
 from harness.registry import POLICIES, SUITES
@@ -221,10 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "kind": "generate",
                 "config": config,
                 "context": asdict(ctx),
-                "git": git_info(),
-                "packages": package_versions(),
+                **provenance(),
                 "simulator_packages": suite.simulator_packages(),
-                "environment": environment_info(),
                 "asset_notes": suite.asset_notes(),
                 "seed_rule": "SeedSequence([seed, task_id, attempt])",
             },

@@ -58,6 +58,11 @@ def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str
     return out
 
 
+def provenance() -> dict[str, Any]:
+    """What every written result records about where it came from: git commit, package versions, machine."""
+    return {"git": git_info(), "packages": package_versions(), "environment": environment_info()}
+
+
 def environment_info() -> dict[str, Any]:
     import os
 

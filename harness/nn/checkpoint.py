@@ -43,11 +43,9 @@ def save_checkpoint(
     write_json_atomic(folder / CONFIG_FILE, meta)
 
 
-def load_checkpoint(folder: str | Path, component: str | None = None, name: str | None = None) -> Checkpoint:
-    """Read a checkpoint folder; a missing or malformed file raises one HarnessError line.
-
-    ``component`` / ``name``, when given, must match what config.json records.
-    """
+def read_checkpoint_meta(folder: str | Path, component: str | None = None, name: str | None = None) -> dict:
+    """A checkpoint folder's config.json (no weights read); ``component`` / ``name``, when given, must match.
+    A missing folder or a malformed file raises one HarnessError line."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise HarnessError(f"checkpoint folder not found: {folder}")
@@ -60,6 +58,16 @@ def load_checkpoint(folder: str | Path, component: str | None = None, name: str 
     for key, want in (("component", component), ("name", name)):
         if want is not None and meta.get(key) != want:
             raise HarnessError(f"checkpoint {folder} is a {meta.get(key)!r} {key}, expected {want!r}")
+    return meta
+
+
+def load_checkpoint(folder: str | Path, component: str | None = None, name: str | None = None) -> Checkpoint:
+    """Read a checkpoint folder; a missing or malformed file raises one HarnessError line.
+
+    ``component`` / ``name``, when given, must match what config.json records.
+    """
+    folder = Path(folder).expanduser()
+    meta = read_checkpoint_meta(folder, component, name)
     try:
         state = load_file(str(folder / WEIGHTS_FILE))
     except Exception as exc:  # noqa: BLE001 - any decode failure means a bad file
