@@ -198,6 +198,10 @@ class RoboCasaEnv:
                 continue
             out[f"fixture:{ref}:door"] = np.array(list(fixture.get_door_state(env=env).values()), dtype=np.float64)
             out[f"fixture:{ref}:pos"] = np.asarray(fixture.pos, dtype=np.float64)
+            out[f"fixture:{ref}:size"] = np.asarray(fixture.size, dtype=np.float64)
+            regions = list(fixture.get_int_sites(relative=False).values())
+            if regions:  # the first interior region's corners p0, px, py, pz (world frame, moves with a drawer): [4, 3]
+                out[f"fixture:{ref}:interior"] = np.asarray(regions[0], dtype=np.float64)
             out.update(self._fixture_parts(ref, fixture))
         return out
 

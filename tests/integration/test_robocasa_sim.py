@@ -135,6 +135,11 @@ def test_drawer_experts_succeed_on_evaluation_scenes(name):
     assert [info["success"] for info in _run_expert(ATOMIC, name, (0, 14), 250)] == [True, True]
 
 
+def test_counter_to_drawer_expert_succeeds_on_evaluation_scenes():
+    # scene 2: a 36 cm rolling pin into a 1 m wide drawer, dropped in the ~20 cm strip in front of the counter's edge
+    assert [info["success"] for info in _run_expert(ATOMIC, "PickPlaceCounterToDrawer", (0, 2), 250)] == [True, True]
+
+
 def test_expert_refuses_unscripted_atomic_tasks_in_one_line():
     from harness.registry import POLICIES
 
