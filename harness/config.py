@@ -85,6 +85,20 @@ class EvalConfig(BackendConfig):
             "adapter's, else the whole chunk)"
         },
     )
+    policy_sample_noise: float | None = field(
+        default=None,
+        metadata={
+            "help": "std of the sampling noise a deterministic chunk policy (BAKU) adds around its chunk when a "
+            "planner draws N samples, in normalised action units (default: the checkpoint's)"
+        },
+    )
+    policy_sample_noise_kind: str | None = field(
+        default=None,
+        metadata={
+            "help": "step: an independent draw per step of the chunk | chunk: one draw per sample, held over its "
+            "whole chunk, so samples move apart instead of jittering (default: the checkpoint's, else step)"
+        },
+    )
     planner: str = field(default="direct", metadata={"help": "planner name"})
     world_model: str | None = field(default=None, metadata={"help": "world model for planners that use one"})
     wm_checkpoint: str | None = field(default=None, metadata={"help": "world-model checkpoint dir"})

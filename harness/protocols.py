@@ -136,6 +136,8 @@ class PolicyOptions:
     policy_timeout: float | None = None  # seconds to wait for each reply
     policy_connect_timeout: float | None = None  # seconds to connect and receive the server's metadata
     policy_execute_steps: int | None = None  # env steps executed per predicted chunk
+    policy_sample_noise: float | None = None  # std of the declared sampling noise (normalised action units)
+    policy_sample_noise_kind: str | None = None  # step: independent per step | chunk: one offset held over the chunk
 
 
 @runtime_checkable

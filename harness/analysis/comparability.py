@@ -7,7 +7,8 @@ are ignored, so they never make two runs incomparable: a Ray run is the same exp
 
 - STRICT fields must match for a regression check (``harness.regress``) or a pooled comparison
   (``harness.compare --merge``): suite, headline, per-task name and max steps, policy, checkpoint content
-  hash, planner and its options, world model and its checkpoint hash, goal mode, out-of-range handling.
+  hash, the policy's sampling flags, planner and its options, world model and its checkpoint hash, goal mode,
+  out-of-range handling.
 - SAMPLE fields (seed, episodes per task, first episode) only choose *which* episodes of the same
   distribution were run; they may differ between a run and its baseline.
 """
@@ -21,10 +22,12 @@ from typing import Any, Iterable
 
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "stats.json")  # what a checkpoint folder's output depends on
 PLANNER_OPTIONS = ("n_samples", "top_k", "subgoal_every")  # raw flags, for manifests without resolved options
+POLICY_SAMPLING = ("policy_sample_noise", "policy_sample_noise_kind")  # flags that change how a policy samples
 STRICT_FIELDS = (
     "headline",
     "policy",
     "checkpoint",
+    "policy_sampling",
     "planner",
     "planner_options",
     "world_model",
@@ -79,6 +82,8 @@ def run_identity(manifest_config: dict[str, Any], suite: Any, tasks: Iterable[An
         "tasks": {str(t.task_id): {"name": t.name, "max_steps": override or t.max_steps} for t in tasks},
         "policy": cfg.get("policy"),
         "checkpoint": _checkpoint(cfg.get("checkpoint")),
+        # sampling flags given (None when none was: older runs, whose summaries lack the key, compare equal)
+        "policy_sampling": {k: cfg[k] for k in POLICY_SAMPLING if cfg.get(k) is not None} or None,
         "planner": cfg.get("planner"),
         # the planner's resolved Options (defaults filled in) where the manifest has them, else the raw flags
         "planner_options": (

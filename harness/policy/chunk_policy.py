@@ -275,12 +275,17 @@ def load_chunk_policy(
     config_cls: type,
     build_model: Callable[[Any, dict[str, Any]], nn.Module],
     device: str = "cpu",
+    options: Any | None = None,
 ) -> ChunkPolicyRuntime:
-    """Checkpoint folder -> ready policy; every failure is one HarnessError line."""
+    """Checkpoint folder -> ready policy; every failure is one HarnessError line. ``options``: the config's
+    declared ``sampling_options`` (flags that replace its sampling fields), or None."""
     if checkpoint is None:
         raise HarnessError(f"policy {name!r} needs --checkpoint DIR (a folder written by python -m harness.train)")
     ckpt = load_checkpoint(checkpoint, component="policy", name=name)
     cfg = config_from_dict(config_cls, ckpt.meta["config"])
+    if options is not None:
+        cfg = options.apply(cfg)
+        cfg.validate()
     check_not_pretraining(cfg, str(ckpt.folder))
     info = ckpt.meta.get("data", {})
     if ckpt.stats is None:
@@ -300,7 +305,11 @@ def register_chunk_policy(name: str, config_cls: type, build_model: Callable[[An
     make_data, build_trained = chunk_policy_data, build_model
     if issubclass(config_cls, LawmFields):  # the config declares LAWM pretraining / finetuning
         make_data, build_trained = trainable_builders(name, config_cls, build_model)
-    POLICIES.register(name)(
-        lambda checkpoint=None: load_chunk_policy(checkpoint, name, config_cls, build_model)
-    )
+    def factory(checkpoint: str | None = None, options: Any | None = None) -> ChunkPolicyRuntime:
+        return load_chunk_policy(checkpoint, name, config_cls, build_model, options=options)
+
+    sampling_options = getattr(config_cls, "sampling_options", None)
+    if sampling_options is not None:  # the policy accepts these flags (harness.policy.build)
+        factory.Options = sampling_options  # type: ignore[attr-defined]
+    POLICIES.register(name)(factory)
     TRAINABLES.register(f"policy/{name}")(lambda: Trainable("policy", name, config_cls, make_data, build_trained))

@@ -42,8 +42,8 @@ from world_models.rssm import RSSM, RssmConfig
 PRETRAIN_STAGE = "lawm_pretrain"
 # config fields a finetuning run may set differently from its pretrained parent (every other field must match;
 # the LawmFields and the text encoder, compared by its resolved name, are handled separately)
-MAY_DIFFER = ("n_action_steps", "sample_noise", "shift_pad", "cache_features", "feature_cache_dir", "dropout",
-              "action_norm", "inference_steps", "text_encoder")  # fmt: skip
+MAY_DIFFER = ("n_action_steps", "sample_noise", "sample_noise_kind", "shift_pad", "cache_features", "feature_cache_dir",
+              "dropout", "action_norm", "inference_steps", "text_encoder")  # fmt: skip
 
 
 @dataclass(frozen=True)

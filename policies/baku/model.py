@@ -10,6 +10,7 @@ from torch import nn
 from harness.nn.text import TEXT_DIM
 from harness.nn.vision import build_image_encoder
 from harness.policy.chunk_policy import encode_images
+from harness.policy.sampling import add_sample_noise
 from policies.baku.config import BakuConfig
 
 
@@ -74,9 +75,8 @@ class BakuModel(nn.Module):
 
     @torch.no_grad()
     def predict(self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None) -> torch.Tensor:
-        """[n, Hz, Da]: the predicted chunk, plus N(0, sample_noise^2) when n > 1 (declared sampling noise)."""
+        """[n, Hz, Da]: the predicted chunk, plus the declared sampling noise when n > 1 (harness.policy.sampling)."""
         chunk = self(batch).expand(n, -1, -1)
         if n == 1 or self.cfg.sample_noise == 0:
             return chunk.clone()
-        noise = torch.randn(chunk.shape, generator=generator).to(chunk.device) * self.cfg.sample_noise
-        return chunk + noise
+        return add_sample_noise(chunk, self.cfg.sample_noise, self.cfg.sample_noise_kind, generator)

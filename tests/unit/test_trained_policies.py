@@ -215,3 +215,50 @@ def test_shipped_checkpoints_load_and_act(folder):
     obs = {**_obs(rng), "wrist_rgb": rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)}
     chunk = policy.act(obs)
     assert chunk.shape == (meta["config"]["action_horizon"], meta["data"]["action_dim"]) and np.isfinite(chunk).all()
+
+
+SAMPLING_KEYS = [k for k in POLICY_KEYS if getattr(TRAINABLES.get(k)().config_cls, "sampling_options", None)]
+
+
+@pytest.mark.parametrize("key", SAMPLING_KEYS)
+def test_declared_sampling_flags_reach_the_policy(key, tmp_path):
+    """A policy whose config declares ``sampling_options`` takes --policy-sample-noise[-kind] at evaluation:
+    ``chunk`` holds one draw over the whole chunk, ``step`` draws anew at every step, 0 gives the act() chunk."""
+    from harness.policy.build import build_policy
+    from harness.protocols import PolicyOptions
+
+    out = _train(key, tmp_path, steps=2)[0]
+    name = key.split("/")[1]
+    episode = make_episodes([TASK], 1, 0)[0]
+    obs = _obs(np.random.default_rng(0))
+
+    def samples(noise: float | None, kind: str | None) -> tuple[np.ndarray, np.ndarray]:
+        options = PolicyOptions(policy_sample_noise=noise, policy_sample_noise_kind=kind)
+        policy = build_policy(name, str(out), options)
+        policy.reset(episode)
+        return policy.act(obs), policy.sample(obs, 6, np.random.default_rng(1))
+
+    mean, held = samples(0.5, "chunk")
+    offsets = held - mean[None]  # [n, Hz, Da]: the same offset at every step of a sample (env units: scaled per dim)
+    assert np.allclose(offsets, offsets[:, :1], atol=1e-5) and np.abs(offsets).max() > 1e-3
+    mean, step = samples(0.5, "step")
+    assert not np.allclose(step - mean[None], (step - mean[None])[:, :1], atol=1e-5)
+    mean, none = samples(0.0, None)
+    assert np.allclose(none, mean[None], atol=1e-6)
+    with pytest.raises(HarnessError) as err:
+        build_policy(name, str(out), PolicyOptions(policy_sample_noise_kind="pink"))
+    assert "pink" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_sampling_flags_are_part_of_the_run_identity():
+    from types import SimpleNamespace
+
+    from harness.analysis.comparability import identity_mismatches, run_identity
+
+    suite = SimpleNamespace(name="s", headline="success")
+    tasks = [SimpleNamespace(task_id=0, name="t", max_steps=10)]
+    plain = run_identity({"policy": "baku"}, suite, tasks)
+    held = run_identity({"policy": "baku", "policy_sample_noise_kind": "chunk"}, suite, tasks)
+    assert plain["policy_sampling"] is None  # an older summary without the key compares equal to this
+    assert any(m.startswith("policy_sampling") for m in identity_mismatches(plain, held))
+    assert not identity_mismatches(plain, {k: v for k, v in plain.items() if k != "policy_sampling"})
