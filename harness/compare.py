@@ -348,7 +348,8 @@ def pair_runs(specs: list[str], out_root: Path) -> int:
     paired_tasks = {int(k.split(":")[0]) for k in common}
     task_names = {tid: task for tid, task in task_names.items() if tid in paired_tasks}
     identities = {name: run_identity_of(folder) for name, folder in run_dirs.items()}
-    arms = {name: {"policy": i.get("policy"), "checkpoint": i.get("checkpoint"), "planner": i.get("planner")}
+    arms = {name: {"policy": i.get("policy"), "checkpoint": i.get("checkpoint"), "planner": i.get("planner"),
+                   "policy_sampling": i.get("policy_sampling")}
             for name, i in identities.items()}  # fmt: skip
     meta = {"config": {"suite": first["suite"], "paired_runs": run_dirs, "arms": arms},
             "runs": run_dirs, "errored_pairs_left_out": sorted(errored)}  # fmt: skip

@@ -91,7 +91,8 @@ def prepare(cfg: EvalConfig) -> PreparedRun:
         suite, cfg.world_model, cfg.wm_checkpoint, bool(getattr(planner_cls, "needs_world_model", False))
     )
     _note_unused(f"planner {cfg.planner}", unused_options(planner_cls, cfg.planner_options()))
-    _note_unused(f"policy {policy_name}", unused_policy_flags(policy_name, cfg.policy_options()))
+    unused_policy = unused_policy_flags(policy_name, cfg.policy_options())
+    _note_unused(f"policy {policy_name}", unused_policy)
     planner = planner_cls(options=cfg.planner_options())
     # fails fast on a bad checkpoint or an unreachable policy server
     policy = build_policy(policy_name, checkpoint, cfg.policy_options())
@@ -116,7 +117,8 @@ def prepare(cfg: EvalConfig) -> PreparedRun:
     for line in scene_warnings:
         print(line, file=sys.stderr)
     workers = cfg.workers if cfg.workers is not None else suite.default_workers
-    resolved = {"policy": policy_name, "checkpoint": checkpoint, "workers": workers}
+    resolved: dict[str, Any] = {"policy": policy_name, "checkpoint": checkpoint, "workers": workers}
+    resolved.update({flag: None for flag in unused_policy})  # noted above: not part of what this run is
     resolved.update({"world_model": wm_name, "wm_checkpoint": wm_checkpoint})
     cfg = EvalConfig.from_dict({**cfg.to_dict(), **resolved})
     options = dataclasses.asdict(planner.options)

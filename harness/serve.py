@@ -12,7 +12,8 @@ msgpack request (an observation dict) gets one reply ``{"actions": [H, Da], "ser
 "prev_total_ms"}}``; on a failure the traceback goes back as a text frame and the connection is closed
 (code 1011). Metadata: ``server``, ``harness_protocol`` (1), ``policy``, ``checkpoint``,
 ``checkpoint_sha256``, ``chunk_length``, ``execute_steps``, ``action_dim`` (each None where the policy does
-not declare it), ``observes`` (the policy has ``observe``), ``consumes_images``.
+not declare it), ``observes`` (the policy has ``observe``), ``consumes_images``, ``sampling`` (the declared
+sampling noise the policy serves with, after ``--policy-sample-noise[-kind]``; None for other policies).
 
 Episodes. Every connection gets its own policy instance, built from ``--policy`` / ``--checkpoint`` when it
 opens, so clients never share episode state. A request may carry ``"__harness__": {"reset": episode,
@@ -41,8 +42,8 @@ from harness.analysis.comparability import checkpoint_hash
 from harness.config import OneLineParser
 from harness.engine.rollout import seed_everything
 from harness.errors import HarnessError, cli_entry
-from harness.policy.build import build_policy, close_policy
-from harness.protocols import EpisodeSpec, Policy, TaskSpec
+from harness.policy.build import build_policy, close_policy, unused_policy_flags
+from harness.protocols import EpisodeSpec, Policy, PolicyOptions, TaskSpec
 from harness.registry import SUITES
 from policies.remote.link import require_remote_extra
 from policies.remote.wire import (
@@ -116,10 +117,13 @@ def _log(message: str) -> None:
 class PolicyServer:
     """Builds a policy per connection and answers its requests (websockets' threaded sync server)."""
 
-    def __init__(self, name: str, checkpoint: str | None, suite: str | None = None):
-        self.name, self.checkpoint = name, checkpoint
-        probe = build_policy(name, checkpoint)  # a bad name or checkpoint fails here, as one line
+    def __init__(
+        self, name: str, checkpoint: str | None, suite: str | None = None, options: PolicyOptions | None = None
+    ):
+        self.name, self.checkpoint, self.options = name, checkpoint, options
+        probe = build_policy(name, checkpoint, options)  # a bad name, checkpoint or flag fails here, as one line
         self.metadata = metadata(name, checkpoint, probe)
+        self.metadata["sampling"] = _sampling(probe)
         close_policy(probe)
         self.tasks = SUITES.build(suite).tasks() if suite else ()
         self.connections = 0
@@ -135,7 +139,7 @@ class PolicyServer:
         _log(f"connection {number} from {ws.remote_address} opened")
         policy = None
         try:
-            policy = build_policy(self.name, self.checkpoint)
+            policy = build_policy(self.name, self.checkpoint, self.options)
             session = Session(policy, self.tasks)
             ws.send(packb(self.metadata))
             prev_total = None
@@ -176,6 +180,14 @@ def _ctrl_c_stops() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def _sampling(policy: Policy) -> dict[str, Any] | None:
+    """The declared sampling noise a chunk policy serves with (what --policy-sample-noise* resolved to)."""
+    cfg = getattr(policy, "cfg", None)
+    if cfg is None or getattr(type(cfg), "sampling_options", None) is None:
+        return None
+    return {"sample_noise": cfg.sample_noise, "sample_noise_kind": cfg.sample_noise_kind}
+
+
 def _parser() -> OneLineParser:
     p = OneLineParser(prog="python -m harness.serve", description=__doc__.split("\n")[0])
     p.add_argument("--policy", required=True, help="registered policy name")
@@ -183,6 +195,9 @@ def _parser() -> OneLineParser:
     p.add_argument("--port", type=int, default=8000, help="TCP port (0: a free one; default 8000, as openpi)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0: every one)")
     p.add_argument("--suite", default=None, help="tasks for clients that never send an episode reset (openpi's)")
+    p.add_argument("--policy-sample-noise", type=float, default=None,
+                   help="std of a deterministic chunk policy's declared sampling noise (as harness.eval)")
+    p.add_argument("--policy-sample-noise-kind", default=None, help="step | chunk (as harness.eval)")
     return p
 
 
@@ -191,7 +206,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     require_remote_extra()
     _ctrl_c_stops()
-    server = PolicyServer(args.policy, args.checkpoint, args.suite)
+    options = PolicyOptions(
+        policy_sample_noise=args.policy_sample_noise, policy_sample_noise_kind=args.policy_sample_noise_kind
+    )
+    unused = unused_policy_flags(args.policy, options)
+    if unused:
+        flags = ", ".join("--" + u.replace("_", "-") for u in unused)
+        raise HarnessError(f"policy {args.policy} does not take {flags}")
+    server = PolicyServer(args.policy, args.checkpoint, args.suite, options)
     from websockets.sync.server import serve
 
     try:

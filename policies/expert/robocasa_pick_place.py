@@ -56,7 +56,10 @@ def drop_point(p: dict, half: np.ndarray) -> tuple[np.ndarray, np.ndarray, float
     ends = (float(np.dot(p0, out)), float(np.dot(py, out)))
     outer = max(ends)
     edge = float(np.dot(np.asarray(p["fixture:counter:pos"]), out) + np.asarray(p["fixture:counter:size"])[1] / 2)
-    along = min(max((max(edge, min(ends)) + outer) / 2, edge + HAND_HALF), outer - 0.02)
+    # the middle of the strip, moved out until the hand clears the counter's edge, but never so far that the
+    # object (its narrow side along ``out`` while carried) would overhang the drawer's front wall
+    inner_limit = outer - float(np.min(half[:2])) - 0.01
+    along = min(max((max(edge, min(ends)) + outer) / 2, edge + HAND_HALF), inner_limit)
     centre = p0 + (px - p0) / 2 + (py - p0) / 2
     point = centre + (along - float(np.dot(centre, out))) * out
     point[2] = p0[2] + half[2] + DROP

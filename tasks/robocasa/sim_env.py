@@ -104,6 +104,7 @@ class RoboCasaEnv:
         scene_seed = int(init_index) if split == "eval" else TRAIN_SEED_BASE + int(init_index)
         self.env.rng = np.random.default_rng(scene_seed)
         self.env.reset()
+        self.env.update_state()  # fixture state (a drawer's interior region) as after a step, so obs 0 has it too
         self._part_cache.clear()  # a reset may rebuild the model (new ids)
         self._success_once = False
         self._metrics = self._step_metrics()

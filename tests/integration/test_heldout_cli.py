@@ -63,3 +63,14 @@ def test_compare_refuses_planners_that_decide_at_different_times(cli, tmp_path):
         "--planners", "vla_mean,mean_every3", "--workers", "0", "--out", str(tmp_path),
     )  # fmt: skip
     assert proc.returncode == 2 and "vla_mean p=10, mean_every3 p=3" in proc.stderr and not any(tmp_path.iterdir())
+
+
+def test_sampling_flags_a_policy_does_not_take_are_noted_and_left_out_of_the_run_identity(cli, tmp_path):
+    flags = ["--policy-sample-noise", "0.3", "--policy-sample-noise-kind", "chunk"]
+    proc = cli("harness.eval", *BASE, "--policy", "noop", *flags, "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "does not use --policy-sample-noise" in proc.stderr
+    run = run_dir_of(proc)
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["config"]["policy_sample_noise"] is None and manifest["config"]["policy_sample_noise_kind"] is None
+    assert json.loads((run / "summary.json").read_text())["config"]["policy_sampling"] is None

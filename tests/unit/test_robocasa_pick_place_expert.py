@@ -41,20 +41,31 @@ def test_drop_point_is_in_the_exposed_strip_with_the_hand_clear_of_the_counter(d
     assert edge == pytest.approx(0.65)  # the counter's front edge, along the outward direction
     along = float(np.dot(point, out))
     assert along >= edge + skill.HAND_HALF - 1e-9  # the hand (closing along `out`) stays clear of the edge
-    assert along <= max(np.dot(p0, out), np.dot(py, out)) - 0.02 + 1e-9  # inside the drawer's front wall
+    assert along <= max(np.dot(p0, out), np.dot(py, out)) - 0.024 - 0.01 + 1e-9  # object inside the front wall
     assert p0[0] < point[0] < px[0]
     assert point[2] == pytest.approx(p0[2] + 0.012 + skill.DROP)  # resting height above the floor
 
 
+def test_a_narrow_strip_keeps_the_object_inside_the_front_wall():
+    p = _observation([0.9, -0.4, 0.932], [0.75, -0.7, 1.3], drawer_out=0.16)  # strip 8 cm: narrower than the hand
+    point, out, edge = skill.drop_point(p, p["obj:obj:half_size"])
+    _, _, py, _ = p["fixture:drawer:interior"]
+    along = float(np.dot(point, out))
+    assert edge < along <= float(np.dot(py, out)) - 0.024 - 0.01 + 1e-9
+
+
 def test_phases_grasp_then_carry_then_release():
+    # base frame: x ahead = world +y, y (left) = world -x; the drop point is at world (0.75, -0.76)
     # not holding, object on the counter: the top-down grasp (gripper open, arm moving towards the object)
     p = _observation([0.9, -0.4, 0.932], [0.75, -0.7, 1.3])
     action = skill.counter_to_drawer(p)
-    assert action[6] == -1.0 and np.abs(action[:3]).max() > 0
-    # holding it above the counter: gripper stays closed while carrying
+    assert action[6] == -1.0 and action[0] > 0.5 and action[1] < -0.5  # towards world (+x, +y)
+    # holding it above the counter: carry it towards the drop point (world -x, -y), gripper closed
     held = _observation([0.9, -0.6, 1.05], [0.9, -0.6, 1.05], finger_gap=0.048)
-    assert skill.counter_to_drawer(held)[6] == 1.0
-    # the object down in the strip in front of the counter, fingers open: rise with the gripper open
-    dropped = _observation([0.75, -0.76, 0.69], [0.75, -0.76, 0.75], finger_gap=OPEN_WIDTH + 0.005)
+    action = skill.counter_to_drawer(held)
+    assert action[6] == 1.0 and action[0] < -0.5 and action[1] > 0.5
+    # the object down in the strip in front of the counter, fingers open, hand above hover height: rise (a
+    # re-grasp would descend towards it)
+    dropped = _observation([0.75, -0.76, 0.69], [0.75, -0.76, 0.85], finger_gap=OPEN_WIDTH + 0.005)
     action = skill.counter_to_drawer(dropped)
-    assert action[6] == -1.0 and action[2] > 0
+    assert action[6] == -1.0 and action[2] > 0.5

@@ -248,6 +248,12 @@ def test_declared_sampling_flags_reach_the_policy(key, tmp_path):
     with pytest.raises(HarnessError) as err:
         build_policy(name, str(out), PolicyOptions(policy_sample_noise_kind="pink"))
     assert "pink" in str(err.value) and "\n" not in str(err.value)
+    # a policy server takes the same flags and tells its clients what it samples with
+    from harness.serve import PolicyServer
+
+    held = PolicyOptions(policy_sample_noise=0.5, policy_sample_noise_kind="chunk")
+    server = PolicyServer(name, str(out), options=held)
+    assert server.metadata["sampling"] == {"sample_noise": 0.5, "sample_noise_kind": "chunk"}
 
 
 def test_sampling_flags_are_part_of_the_run_identity():
