@@ -103,7 +103,13 @@ def encode_images(
 class ChunkModel(Protocol):
     def compute_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None) -> tuple: ...
 
-    def predict(self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None) -> torch.Tensor: ...
+    def predict(
+        self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None, greedy: bool = False
+    ) -> torch.Tensor:
+        """n chunks [n, Hz, Da] (normalised) for a batch of one observation: ``greedy`` (``act``) the model's
+        most likely chunk where it has one, else (``sample``, any n, including 1) n draws of its declared
+        sampling."""
+        ...
 
 
 def training_batch(
@@ -183,20 +189,21 @@ class ChunkPolicyRuntime:
             "text": torch.from_numpy(self.text.encode([instruction])).to(self.device),
         }
 
-    def _predict(self, obs: Obs, n: int, rng: np.random.Generator) -> np.ndarray:
+    def _predict(self, obs: Obs, n: int, rng: np.random.Generator, greedy: bool) -> np.ndarray:
         batch = self._model_inputs(obs)
         generator = torch.Generator(device="cpu").manual_seed(int(rng.integers(2**62)))
         with torch.no_grad():
-            chunks = self.model.predict(batch, n, generator).cpu().numpy().astype(np.float64)
+            chunks = self.model.predict(batch, n, generator, greedy=greedy).cpu().numpy().astype(np.float64)
         return self.stats.unnormalize_action(chunks, self.cfg.action_norm).astype(np.float32)
 
     def act(self, obs: Obs) -> np.ndarray:
-        """float32 [action_horizon, Da]."""
-        return self._predict(obs, 1, self._rng)[0]
+        """float32 [action_horizon, Da]: the model's most likely chunk (a deterministic model's one chunk)."""
+        return self._predict(obs, 1, self._rng, greedy=True)[0]
 
     def sample(self, obs: Obs, n: int, rng: np.random.Generator) -> np.ndarray:
-        """float32 [n, action_horizon, Da]; distinct chunks come from distinct noise draws of ``rng``."""
-        return self._predict(obs, n, rng)
+        """float32 [n, action_horizon, Da]; distinct chunks come from distinct noise draws of ``rng``. Every
+        sample is a draw of the declared sampling, also for n = 1 (``vla_random``'s one sample is not ``act``)."""
+        return self._predict(obs, n, rng, greedy=False)
 
 
 def _suite_quat_order(paths: list[Path]) -> tuple[str, str]:

@@ -74,9 +74,12 @@ class BakuModel(nn.Module):
         return loss, {}
 
     @torch.no_grad()
-    def predict(self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None) -> torch.Tensor:
-        """[n, Hz, Da]: the predicted chunk, plus the declared sampling noise when n > 1 (harness.policy.sampling)."""
+    def predict(
+        self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None, greedy: bool = False
+    ) -> torch.Tensor:
+        """[n, Hz, Da]: the predicted chunk (``greedy``), else plus the declared sampling noise
+        (harness.policy.sampling)."""
         chunk = self(batch).expand(n, -1, -1)
-        if n == 1 or self.cfg.sample_noise == 0:
+        if greedy or self.cfg.sample_noise == 0:
             return chunk.clone()
         return add_sample_noise(chunk, self.cfg.sample_noise, self.cfg.sample_noise_kind, generator)

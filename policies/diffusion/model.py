@@ -80,8 +80,11 @@ class DiffusionPolicyModel(nn.Module):
         return self.denoiser.final[-1]
 
     @torch.no_grad()
-    def predict(self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None) -> torch.Tensor:
-        """n chunks [n, Hz, Da] for ONE observation; different noise draws give different chunks."""
+    def predict(
+        self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None, greedy: bool = False
+    ) -> torch.Tensor:
+        """n chunks [n, Hz, Da] for ONE observation; different noise draws give different chunks (a diffusion
+        policy has no greedy chunk: ``greedy`` is ignored, ``act`` is one draw, as in Diffusion Policy)."""
         cond = self.encode(batch).expand(n, -1)
         x = torch.randn((n, self.cfg.action_horizon, self.action_dim), generator=generator).to(cond.device)
         sched = self.sample_scheduler

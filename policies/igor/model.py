@@ -119,11 +119,13 @@ class LowLevelModel(nn.Module):
         return loss, {}
 
     @torch.no_grad()
-    def predict(self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None) -> torch.Tensor:
-        """[n, tau, Da] for a batch of one observation. n > 1: IGOR adds N(0, (sample_noise x RMS)^2) to the
-        foundation's latent per sample; the baseline adds N(0, sample_noise^2) to the actions."""
+    def predict(
+        self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None, greedy: bool = False
+    ) -> torch.Tensor:
+        """[n, tau, Da] for a batch of one observation. Not ``greedy``: IGOR adds N(0, (sample_noise x RMS)^2) to
+        the foundation's latent per sample; the baseline adds N(0, sample_noise^2) to the actions."""
         latent = self.foundation_latent(batch)
-        noisy = n > 1 and self.cfg.sample_noise > 0
+        noisy = not greedy and self.cfg.sample_noise > 0
         if latent is None:
             chunk = self(batch, None).expand(n, -1, -1).clone()
             if noisy:

@@ -124,9 +124,11 @@ class LapaModel(nn.Module):
         return torch.stack(codes, dim=1)
 
     @torch.no_grad()
-    def predict(self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None) -> torch.Tensor:
-        """Normalised actions [n, 1, Da] for a batch of one observation: greedy for n == 1, else n samples of
-        the bin distributions at ``temperature`` (declared sampling)."""
+    def predict(
+        self, batch: dict[str, torch.Tensor], n: int, generator: torch.Generator | None, greedy: bool = False
+    ) -> torch.Tensor:
+        """Normalised actions [n, 1, Da] for a batch of one observation: ``greedy`` (argmax bins), else n samples
+        of the bin distributions at ``temperature`` (declared sampling)."""
         if self.cfg.stage != "action" or self.bins is None:
             raise HarnessError("lapa: this checkpoint is a latent-stage model; finetune it with stage=action first")
         batch = {k: v.expand(n, *v.shape[1:]) for k, v in batch.items()}
@@ -134,7 +136,7 @@ class LapaModel(nn.Module):
         chosen: list[torch.Tensor] = []
         for dim in range(self.action_dim):
             logits = self._action_logits(self._run(tokens)[:, -1:], slice(dim, dim + 1))[:, 0]
-            if n == 1:
+            if greedy:
                 nxt = logits.argmax(-1)
             else:
                 probs = torch.softmax(logits / self.cfg.temperature, -1).cpu()

@@ -98,6 +98,9 @@ def test_act_and_sample_shapes_and_distinct_samples(trained):
     flat = samples.reshape(5, -1)
     dists = np.linalg.norm(flat[:, None] - flat[None], axis=-1)[np.triu_indices(5, 1)]
     assert dists.min() > 1e-4, "sample(n) returned identical chunks"
+    # one sample is a draw too (vla_random executes sample(obs, 1)), not the greedy act() chunk
+    one_a, one_b = (policy.sample(obs, 1, np.random.default_rng(seed))[0] for seed in (2, 3))
+    assert np.abs(one_a - one_b).max() > 1e-4, "sample(obs, 1) is deterministic: vla_random would not be random"
 
 
 def test_same_seed_same_actions_and_save_load_round_trip(trained, tmp_path):
