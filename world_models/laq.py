@@ -59,6 +59,16 @@ class LAQConfig:
     discard_threshold: float = 0.1  # LAPA: a code is dead below 0.1 x batch size uses since the last replacement
     replace_jitter: float = 1e-2  # x the codebook's RMS (LAPA: 1e-12, which duplicates codes exactly)
     image_key: str = "agentview_rgb"
+    # LAPA's patch embedding starts with a LayerNorm over each patch's raw pixels, which removes the patch's
+    # brightness (a flat patch embeds to the bias alone), so the decoder's stop-gradient queries cannot say what
+    # x_t looks like; False embeds the raw pixels (Linear, then LayerNorm over the embedding)
+    pixel_layernorm: bool = True
+    # the decoder predicts x_{t+H} - x_t, added to x_t, from a zero-initialised output layer: untrained, it is the
+    # copy-x_t baseline, and the loss left is the motion the codes must carry (LAPA: pixels of x_{t+H} directly)
+    residual_decoder: bool = False
+    # where a dead code restarts: "codes" (LAPA: a jittered copy of a used code) or "batch" (a random latent of
+    # the current batch, jittered: codes go where the data is)
+    replace_from: str = "codes"
 
     @property
     def num_codes(self) -> int:
@@ -74,6 +84,8 @@ class LAQConfig:
             raise HarnessError("laq: frame_gap must be >= 1")
         if self.codebook_size < 2:
             raise HarnessError("laq: codebook_size must be >= 2")
+        if self.replace_from not in ("codes", "batch"):
+            raise HarnessError(f"laq: replace_from must be codes or batch, got {self.replace_from!r}")
 
 
 class LatentActionQuantizer(nn.Module):
@@ -82,7 +94,8 @@ class LatentActionQuantizer(nn.Module):
         cfg.validate()
         self.cfg = cfg
         p, d, n = cfg.patch_size, cfg.dim, GRID * GRID
-        self.patch_emb = nn.Sequential(nn.LayerNorm(3 * p * p), nn.Linear(3 * p * p, d), nn.LayerNorm(d))
+        pixel_norm = [nn.LayerNorm(3 * p * p)] if cfg.pixel_layernorm else []
+        self.patch_emb = nn.Sequential(*pixel_norm, nn.Linear(3 * p * p, d), nn.LayerNorm(d))
         self.spatial_pos = nn.Parameter(0.02 * torch.randn(1, n, d))
         self.temporal_pos = nn.Parameter(0.02 * torch.randn(1, 2, d))
         self.spatial = nn.ModuleList(Block(d, cfg.heads) for _ in range(cfg.spatial_depth))
@@ -96,6 +109,9 @@ class LatentActionQuantizer(nn.Module):
         self.decoder = nn.ModuleList(Block(d, cfg.heads, cross=True) for _ in range(cfg.decoder_depth))
         self.dec_norm = nn.LayerNorm(d)
         self.to_pixels = nn.Linear(d, 3 * p * p)
+        if cfg.residual_decoder:
+            nn.init.zeros_(self.to_pixels.weight)
+            nn.init.zeros_(self.to_pixels.bias)
         self.train_steps = 0
 
     # -- patches -------------------------------------------------------------------------------------------
@@ -141,7 +157,8 @@ class LatentActionQuantizer(nn.Module):
         x = self.patch_emb(self.patchify(first)).detach() + self.spatial_pos  # stop-gradient queries
         for block in self.decoder:
             x = block(x, context=action_tokens)
-        return self.unpatchify(self.to_pixels(self.dec_norm(x)))
+        pixels = self.unpatchify(self.to_pixels(self.dec_norm(x)))
+        return first + pixels if self.cfg.residual_decoder else pixels
 
     def decode_codes(self, first: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """x_t [B, 3, S, S] + codes [B, 4] -> predicted x_{t+H} [B, 3, S, S]."""
@@ -168,7 +185,11 @@ class LatentActionQuantizer(nn.Module):
         if self.training:
             self.train_steps += 1
             if lapa_replacement_due(self.train_steps):
-                replaced = self.quantizer.replace_dead(first.shape[0], generator)
+                candidates = None
+                if self.cfg.replace_from == "batch":
+                    with torch.no_grad():
+                        candidates = self.latent_delta(first, last).reshape(-1, self.cfg.quant_dim)
+                replaced = self.quantizer.replace_dead(first.shape[0], generator, candidates)
         recon, codes = self.reconstruct(first, last, generator)
         loss = F.mse_loss(recon, last)
         logs = {

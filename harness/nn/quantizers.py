@@ -68,16 +68,26 @@ class NSVQ(nn.Module):
         return (x - self.codebook[self.nearest(x)]).norm(dim=1)
 
     @torch.no_grad()
-    def replace_dead(self, batch_size: int, generator: torch.Generator | None = None) -> int:
+    def replace_dead(
+        self, batch_size: int, generator: torch.Generator | None = None, candidates: torch.Tensor | None = None
+    ) -> int:
         """LAPA's rule: a code used fewer than ``discard_threshold * batch_size`` times since the last call is
         overwritten with a randomly chosen used code. LAPA adds 1e-12 noise, below float32 resolution, so the copy
         is exact and can never win an argmin tie (the lower index wins): replacement then only moves dead codes
         onto live ones. Here the copy gets Gaussian jitter of ``jitter`` x the codebook's RMS, so no two codes are
-        equal and a crowded code can split. Counters reset. Returns the number of codes replaced."""
+        equal and a crowded code can split. ``candidates`` [M, D] (this batch's latents): a dead code restarts on
+        a random one of them instead (plus the same jitter), where the data is, not where the codes already are.
+        Counters reset. Returns the number of codes replaced."""
         used = self.usage / max(batch_size, 1) >= self.discard_threshold
         dead = (~used).nonzero().flatten()
         n_dead = int(dead.numel())
-        if n_dead and bool(used.any()):
+        if n_dead and candidates is not None and len(candidates):
+            pick = torch.randint(len(candidates), (n_dead,), generator=generator).to(candidates.device)
+            rows = candidates.detach()[pick].to(self.codebook)
+            scale = self.jitter * rows.pow(2).mean().sqrt().clamp(min=EPS)
+            noise = torch.randn(rows.shape, generator=generator).to(rows)
+            self.codebook[dead.to(self.codebook.device)] = rows + scale * noise
+        elif n_dead and bool(used.any()):
             live = used.nonzero().flatten()
             pick = live[torch.randint(len(live), (n_dead,), generator=generator)].to(self.codebook.device)
             scale = self.jitter * self.codebook.pow(2).mean().sqrt()

@@ -52,6 +52,37 @@ def test_replacement_leaves_no_duplicate_codes_and_moves_dead_ones_near_live_one
     assert float(vq.usage.sum()) == 0  # counters reset
 
 
+def test_replacement_from_batch_latents_restarts_dead_codes_where_the_data_is():
+    torch.manual_seed(0)
+    vq = NSVQ(8, 4, discard_threshold=0.1, jitter=1e-2).train()
+    x = vq.codebook.detach()[3].repeat(32, 1)
+    vq(x)
+    data = 5.0 + torch.randn(64, 4)  # latents far from every code
+    assert vq.replace_dead(batch_size=32, generator=torch.Generator().manual_seed(0), candidates=data) == 7
+    book = vq.codebook.detach()
+    nearest = torch.cdist(book, data).min(dim=1).values
+    assert float(nearest[[i for i in range(8) if i != 3]].max()) < 0.2  # the 7 dead codes sit on data points
+    assert float((book[3] - x[0]).norm()) == 0.0  # the live code is kept
+    assert float((torch.cdist(book, book) + torch.eye(8) * 1e9).min()) > 1e-4
+
+
+def test_laq_decoder_options_copy_baseline_and_patch_brightness():
+    base = dict(TINY)
+    torch.manual_seed(0)
+    first, last = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    residual = LatentActionQuantizer(LAQConfig(**{**base, "residual_decoder": True})).eval()
+    recon, _ = residual.reconstruct(first, last)
+    assert torch.allclose(recon, first)  # untrained: exactly the copy-x_t baseline
+    # two flat frames of different brightness: LAPA's pixel LayerNorm embeds them identically, raw pixels do not
+    dark, bright = torch.full((1, 3, 32, 32), 0.2), torch.full((1, 3, 32, 32), 0.8)
+    for pixel_norm, same in ((True, True), (False, False)):
+        model = LatentActionQuantizer(LAQConfig(**{**base, "pixel_layernorm": pixel_norm}))
+        a, b = (model.patch_emb(model.patchify(img)) for img in (dark, bright))
+        assert torch.allclose(a, b, atol=1e-5) == same, pixel_norm
+    with pytest.raises(Exception, match="replace_from"):
+        LAQConfig(**{**base, "replace_from": "nowhere"}).validate()
+
+
 def test_lapa_replacement_schedule_and_perplexity():
     due = [s for s in range(0, 6000) if lapa_replacement_due(s)]
     assert due[:3] == [10, 20, 30] and 100 in due and 900 in due and 1500 in due and due[-1] == 4500
