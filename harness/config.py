@@ -242,6 +242,11 @@ def parse_eval_args(argv: Sequence[str] | None = None) -> tuple[EvalConfig, set[
     return EvalConfig(**vars(args)).validate(), given_fields(parser, tokens)
 
 
+def flag_list(fields: Sequence[str]) -> str:
+    """Config field names as the command-line flags a message names: ``["n_samples"]`` -> ``--n-samples``."""
+    return ", ".join("--" + name.replace("_", "-") for name in fields)
+
+
 def given_fields(parser: argparse.ArgumentParser, tokens: Sequence[str]) -> set[str]:
     """Destinations of the flags that appear in ``tokens`` (``--n-samples 8`` or ``--n-samples=8``)."""
     flags = {t.split("=", 1)[0] for t in tokens if t.startswith("--")}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.analysis.comparability import identity_from_manifest
-from harness.config import EXECUTION_FIELDS, EvalConfig, parse_eval_args
+from harness.config import EXECUTION_FIELDS, EvalConfig, flag_list, parse_eval_args
 from harness.defaults import resolve_policy, resolve_world_model
 from harness.errors import cli_entry
 from harness.engine.manifest import git_info, provenance
@@ -68,8 +68,7 @@ def _resumed_config(cfg: EvalConfig, given: set[str]) -> tuple[EvalConfig, RunSt
     store = RunStore.open(Path(cfg.resume))
     ignored = sorted(given - RESUME_KEEPS)
     if ignored:
-        flags = ", ".join("--" + i.replace("_", "-") for i in ignored)
-        print(f"note: --resume uses the run's recorded config; ignoring {flags}", file=sys.stderr)
+        print(f"note: --resume uses the run's recorded config; ignoring {flag_list(ignored)}", file=sys.stderr)
     recorded = store.manifest()["config"]
     keep = {**{f: getattr(cfg, f) for f in EXECUTION_FIELDS}, "progress": cfg.progress, "resume": cfg.resume}
     keep.update({name: getattr(cfg, name) for name in TRANSPORT & given})  # e.g. a restarted policy server
@@ -127,8 +126,7 @@ def prepare(cfg: EvalConfig) -> PreparedRun:
 
 def _note_unused(component: str, unused: list[str]) -> None:
     if unused:
-        flags = ", ".join("--" + u.replace("_", "-") for u in unused)
-        print(f"note: {component} does not use {flags}", file=sys.stderr)
+        print(f"note: {component} does not use {flag_list(unused)}", file=sys.stderr)
 
 
 def _manifest(run: PreparedRun, argv: list[str]) -> dict[str, Any]:

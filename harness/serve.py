@@ -39,7 +39,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from harness.analysis.comparability import checkpoint_hash
-from harness.config import OneLineParser
+from harness.config import OneLineParser, flag_list
 from harness.engine.rollout import seed_everything
 from harness.errors import HarnessError, cli_entry
 from harness.policy.build import build_policy, close_policy, unused_policy_flags
@@ -211,8 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     unused = unused_policy_flags(args.policy, options)
     if unused:
-        flags = ", ".join("--" + u.replace("_", "-") for u in unused)
-        raise HarnessError(f"policy {args.policy} does not take {flags}")
+        raise HarnessError(f"policy {args.policy} does not take {flag_list(unused)}")
     server = PolicyServer(args.policy, args.checkpoint, args.suite, options)
     from websockets.sync.server import serve
 

@@ -26,6 +26,15 @@ def lapa_replacement_due(step: int) -> bool:
     return (step % 10 == 0 and step < 100) or (step % 100 == 0 and step < 1000) or (step % 500 == 0 and step < 5000)
 
 
+def jittered_rows(x: torch.Tensor, n: int, jitter: float, generator: torch.Generator | None) -> torch.Tensor:
+    """n random rows of x [M, D] plus Gaussian noise of ``jitter`` x their RMS: [n, D] (restarted codes that are
+    live, on the data, and distinct)."""
+    pick = torch.randint(len(x), (n,), generator=generator).to(x.device)
+    rows = x.detach()[pick]
+    scale = jitter * rows.pow(2).mean().sqrt().clamp(min=EPS)
+    return rows + scale * torch.randn(rows.shape, generator=generator).to(rows)
+
+
 def perplexity(indices: torch.Tensor, codebook_size: int) -> float:
     """exp(entropy) of the code histogram of ``indices`` (any shape): 1 = one code, K = uniform use."""
     counts = torch.bincount(indices.flatten(), minlength=codebook_size).float()
@@ -82,11 +91,8 @@ class NSVQ(nn.Module):
         dead = (~used).nonzero().flatten()
         n_dead = int(dead.numel())
         if n_dead and candidates is not None and len(candidates):
-            pick = torch.randint(len(candidates), (n_dead,), generator=generator).to(candidates.device)
-            rows = candidates.detach()[pick].to(self.codebook)
-            scale = self.jitter * rows.pow(2).mean().sqrt().clamp(min=EPS)
-            noise = torch.randn(rows.shape, generator=generator).to(rows)
-            self.codebook[dead.to(self.codebook.device)] = rows + scale * noise
+            rows = jittered_rows(candidates.to(self.codebook), n_dead, self.jitter, generator)
+            self.codebook[dead.to(self.codebook.device)] = rows
         elif n_dead and bool(used.any()):
             live = used.nonzero().flatten()
             pick = live[torch.randint(len(live), (n_dead,), generator=generator)].to(self.codebook.device)
@@ -150,10 +156,6 @@ class VectorQuantizer(nn.Module):
         dead = (self.idle >= self.dead_after).nonzero().flatten()
         n = int(dead.numel())
         if n and len(x):
-            pick = torch.randint(len(x), (n,), generator=generator).to(x.device)
-            rows = x.detach()[pick]
-            scale = self.jitter * rows.pow(2).mean().sqrt().clamp(min=EPS)
-            noise = torch.randn(rows.shape, generator=generator).to(rows)
-            self.codebook[dead.to(self.codebook.device)] = rows + scale * noise
+            self.codebook[dead.to(self.codebook.device)] = jittered_rows(x, n, self.jitter, generator)
             self.idle[dead] = 0
         return n

@@ -20,6 +20,7 @@ from torch import nn
 from harness.nn.text import TEXT_DIM
 from harness.nn.vision import build_image_encoder
 from harness.policy.chunk_policy import config_from_dict, encode_images
+from harness.policy.sampling import add_sample_noise
 from policies.igor.config import IgorConfig
 
 
@@ -129,7 +130,7 @@ class LowLevelModel(nn.Module):
         if latent is None:
             chunk = self(batch, None).expand(n, -1, -1).clone()
             if noisy:
-                chunk = chunk + torch.randn(chunk.shape, generator=generator).to(chunk) * self.cfg.sample_noise
+                chunk = add_sample_noise(chunk, self.cfg.sample_noise, "step", generator)
             return chunk
         latent = latent.expand(n, -1, -1).clone()
         if noisy:
